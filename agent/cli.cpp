@@ -1,0 +1,290 @@
+#include "agent/cli.h"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/ConsoleChannel.h>
+#include <Poco/FormattingChannel.h>
+#include <Poco/Logger.h>
+#include <Poco/PatternFormatter.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <ostream>
+
+#include "agent/config.h"
+#include "agent/status_report.h"
+#include "agent/trust_sync.h"
+#include "platform/cert_store.h"
+#include "platform/store_watcher.h"
+#include "storage/database.h"
+
+namespace certbridge::agent {
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/certbridge/certbridge.ini";
+constexpr const char* kVersion = "0.1.0";
+
+constexpr const char* kMainHelp = R"(Usage: certbridge [--config FILE] COMMAND [OPTIONS]
+
+Keeps nginx's client-certificate (mTLS) trust in step with the OS certificate store.
+
+Commands:
+  run              sync on a schedule and whenever a store changes, until SIGTERM/SIGINT
+  sync --once      one sync -> render -> publish, then exit
+  status [--json]  what is trusted, days to expiry, last sync and last publish
+
+Options:
+  --config FILE    configuration file (default /etc/certbridge/certbridge.ini)
+  --help           this text; 'certbridge COMMAND --help' for a command
+  --version        the version
+
+Exit codes: 0 success, 1 the command failed, 2 bad usage or configuration.
+)";
+
+constexpr const char* kRunHelp = R"(Usage: certbridge [--config FILE] run
+
+Runs in the foreground: syncs at start, whenever a watched store changes (within about a
+second), and every [sync] interval seconds. A failed sync or publish is logged and retried
+with back-off; the agent keeps running. Stops cleanly on SIGTERM or SIGINT.
+)";
+
+constexpr const char* kSyncHelp = R"(Usage: certbridge [--config FILE] sync --once
+
+Reads every store, updates the database, renders the nginx files and publishes them
+(nginx -t, then reload) when they changed. Exits 0 on success, 1 with a one-line reason on
+failure; the previous nginx files stay in place on any failure.
+)";
+
+constexpr const char* kStatusHelp = R"(Usage: certbridge [--config FILE] status [--json]
+
+Prints each store's last sync, the last publish result and every certificate present in a
+store with its trust state and days to expiry, soonest first. Exits 1 when the last sync of a
+store or the last publish failed.
+
+  --json   machine-readable output
+)";
+
+std::atomic<bool> g_stop_requested{false};
+
+extern "C" void requestStop(int /*signal*/) {
+  g_stop_requested.store(true);
+}
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+std::int64_t unixNow() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+Poco::Logger& configureLogger(const std::string& level) {
+  auto formatter = Poco::makeAuto<Poco::PatternFormatter>("%Y-%m-%d %H:%M:%S %p: %t");
+  auto channel = Poco::makeAuto<Poco::FormattingChannel>(
+      formatter, Poco::makeAuto<Poco::ConsoleChannel>(std::clog));
+  Poco::Logger& logger = Poco::Logger::get("certbridge");
+  logger.setChannel(channel);
+  logger.setLevel(level);
+  return logger;
+}
+
+void logReport(Poco::Logger& logger, const SyncReport& report) {
+  for (const std::string& change : report.changes) {
+    logger.information(change);
+  }
+  for (const std::string& warning : report.warnings) {
+    logger.warning(warning);
+  }
+  for (const std::string& error : report.errors) {
+    logger.error(error);
+  }
+  switch (report.publish.result) {
+    case PublishOutcome::Result::published: {
+      std::string files;
+      for (const std::string& name : report.publish.changed_files) {
+        files += (files.empty() ? "" : ", ") + name;
+      }
+      logger.notice("published " + files +
+                    (report.publish.reloaded ? " and reloaded nginx"
+                                             : "; nginx is not running and reads them at start"));
+      break;
+    }
+    case PublishOutcome::Result::failed:
+      logger.error("publish failed: " + report.publish.detail);
+      break;
+    case PublishOutcome::Result::unchanged:
+      if (report.rendered) {
+        logger.debug("nginx files unchanged; no reload");
+      }
+      break;
+  }
+}
+
+int commandSync(const AgentConfig& config, std::ostream& out, std::ostream& err) {
+  Poco::Logger& logger = configureLogger(config.log_level);
+  storage::Database database(config.storage_path, config.storage_busy_timeout);
+  TrustSync sync(config, database, logger);
+  const SyncReport report = sync.syncOnce(unixNow());
+  logReport(logger, report);
+  if (!report.ok()) {
+    err << "certbridge: sync failed: " << report.summary() << "\n";
+    return kExitFailure;
+  }
+  out << "certbridge: " << report.summary() << "\n";
+  return kExitOk;
+}
+
+int commandRun(const AgentConfig& config) {
+  Poco::Logger& logger = configureLogger(config.log_level);
+  std::signal(SIGTERM, requestStop);
+  std::signal(SIGINT, requestStop);
+
+  storage::Database database(config.storage_path, config.storage_busy_timeout);
+  TrustSync sync(config, database, logger);
+  std::vector<std::string> locations;
+  for (const StoreConfig& store : config.stores) {
+    const auto reader = platform::openCertStore({store.type, store.path});
+    const std::vector<std::string> more = reader->watchLocations();
+    locations.insert(locations.end(), more.begin(), more.end());
+  }
+  const auto watcher = platform::makeStoreWatcher(locations);
+  logger.notice("certbridge %s running: %z store(s), interval %ds, publishing to %s",
+                std::string(kVersion), config.stores.size(),
+                static_cast<int>(config.sync_interval.count()), config.nginx.output_dir);
+
+  using Clock = std::chrono::steady_clock;
+  // After a failure, retry sooner than the interval but back off: 5 s, 10 s, 20 s, ...
+  constexpr std::chrono::seconds kFirstRetry{5};
+  std::chrono::seconds retry_delay = kFirstRetry;
+  auto next_sync = Clock::now();
+  bool change_seen = true;
+  while (!g_stop_requested.load()) {
+    if (change_seen || Clock::now() >= next_sync) {
+      try {
+        const SyncReport report = sync.syncOnce(unixNow());
+        logReport(logger, report);
+        if (report.ok()) {
+          retry_delay = kFirstRetry;
+          next_sync = Clock::now() + config.sync_interval;
+        } else {
+          next_sync =
+              Clock::now() + std::min<std::chrono::seconds>(retry_delay, config.sync_interval);
+          logger.warning("next attempt in %ds", static_cast<int>(retry_delay.count()));
+          retry_delay = std::min<std::chrono::seconds>(retry_delay * 2, config.sync_interval);
+        }
+      } catch (const std::exception& error) {
+        logger.error("sync failed: %s", std::string(error.what()));
+        next_sync = Clock::now() + retry_delay;
+      }
+    }
+    // Short slices keep SIGTERM responsive without a second wake-up mechanism.
+    const auto until_next =
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_sync - Clock::now());
+    const auto slice =
+        std::clamp(until_next, std::chrono::milliseconds(0), std::chrono::milliseconds(500));
+    try {
+      change_seen = watcher->waitForChange(slice);
+    } catch (const std::exception& error) {
+      logger.error("watching stores failed: %s", std::string(error.what()));
+      change_seen = false;
+    }
+    if (change_seen) {
+      logger.information("store change detected; syncing");
+    }
+  }
+  logger.notice("certbridge stopping");
+  return kExitOk;
+}
+
+int commandStatus(const AgentConfig& config, bool json, std::ostream& out) {
+  storage::Database database(config.storage_path, config.storage_busy_timeout);
+  return writeStatus(database, unixNow(), json, out) ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::ostream& err) {
+  std::string config_path = kDefaultConfig;
+  std::string command;
+  std::vector<std::string> command_options;
+  try {
+    for (std::size_t i = 0; i < arguments.size(); ++i) {
+      const std::string& argument = arguments[i];
+      if (!command.empty()) {
+        command_options.push_back(argument);
+      } else if (argument == "--help" || argument == "-h") {
+        out << kMainHelp;
+        return kExitOk;
+      } else if (argument == "--version") {
+        out << "certbridge " << kVersion << "\n";
+        return kExitOk;
+      } else if (argument == "--config") {
+        if (i + 1 >= arguments.size()) {
+          throw UsageError("--config needs a file name");
+        }
+        config_path = arguments[++i];
+      } else if (argument.starts_with("--config=")) {
+        config_path = argument.substr(std::string("--config=").size());
+      } else if (argument.starts_with("-")) {
+        throw UsageError("unknown option '" + argument + "'");
+      } else {
+        command = argument;
+      }
+    }
+    if (command.empty()) {
+      throw UsageError("no command given (run, sync --once, status)");
+    }
+
+    const auto wantsHelp = std::find(command_options.begin(), command_options.end(), "--help") !=
+                           command_options.end();
+    const auto rejectOthers = [&](const std::vector<std::string>& allowed) {
+      for (const std::string& option : command_options) {
+        if (std::find(allowed.begin(), allowed.end(), option) == allowed.end()) {
+          throw UsageError("'" + command + "' does not take '" + option + "'");
+        }
+      }
+    };
+    if (command == "run") {
+      if (wantsHelp) {
+        out << kRunHelp;
+        return kExitOk;
+      }
+      rejectOthers({});
+      return commandRun(loadConfig(config_path));
+    }
+    if (command == "sync") {
+      if (wantsHelp) {
+        out << kSyncHelp;
+        return kExitOk;
+      }
+      rejectOthers({"--once"});
+      if (command_options.empty()) {
+        throw UsageError("'sync' needs --once (for continuous syncing use 'run')");
+      }
+      return commandSync(loadConfig(config_path), out, err);
+    }
+    if (command == "status") {
+      if (wantsHelp) {
+        out << kStatusHelp;
+        return kExitOk;
+      }
+      rejectOthers({"--json"});
+      return commandStatus(loadConfig(config_path), !command_options.empty(), out);
+    }
+    throw UsageError("unknown command '" + command + "'");
+  } catch (const UsageError& error) {
+    err << "certbridge: " << error.what() << "\nTry 'certbridge --help'.\n";
+    return kExitUsage;
+  } catch (const ConfigError& error) {
+    err << "certbridge: " << error.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& error) {
+    err << "certbridge: " << error.what() << "\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace certbridge::agent

@@ -1,0 +1,207 @@
+#include "agent/config.h"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Exception.h>
+#include <Poco/Util/IniFileConfiguration.h>
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+namespace certbridge::agent {
+namespace {
+
+using Poco::Util::AbstractConfiguration;
+
+const std::map<std::string, std::set<std::string>> kKnownKeys = {
+    {"storage", {"path", "busy_timeout_ms"}},
+    {"nginx", {"output_dir", "test_command", "reload_command", "pid_file"}},
+    {"sync", {"interval"}},
+    {"log", {"level"}},
+};
+const std::set<std::string> kStoreKeys = {"type", "path", "policy"};
+const std::set<std::string> kLogLevels = {"fatal",  "critical",    "error", "warning",
+                                          "notice", "information", "debug", "trace"};
+
+std::string joined(const std::set<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) {
+    text += (text.empty() ? "" : ", ") + name;
+  }
+  return text;
+}
+
+class IniReader {
+ public:
+  explicit IniReader(const std::string& path) : path_(path) {
+    if (!std::ifstream(path)) {
+      throw ConfigError("cannot read configuration file " + path + ": " +
+                        (std::filesystem::exists(path) ? "permission denied" : "no such file"));
+    }
+    try {
+      ini_ = Poco::makeAuto<Poco::Util::IniFileConfiguration>(path);
+    } catch (const Poco::Exception& error) {
+      throw ConfigError("cannot parse configuration file " + path + ": " + error.displayText());
+    }
+  }
+
+  const AbstractConfiguration& ini() const { return *ini_; }
+
+  bool has(const std::string& key) const { return ini_->hasOption(key); }
+
+  // Poco keeps everything after '=' as the value; an inline "; comment" is cut here so that a
+  // line copied from the documentation means what it says.
+  std::string text(const std::string& key) const {
+    std::string value = ini_->getRawString(key);
+    for (const char* marker : {" ;", "\t;", " #", "\t#"}) {
+      if (const auto at = value.find(marker); at != std::string::npos) {
+        value.erase(at);
+      }
+    }
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+      value.pop_back();
+    }
+    return value;
+  }
+
+  std::string text(const std::string& key, const std::string& fallback) const {
+    return has(key) ? text(key) : fallback;
+  }
+
+  std::string required(const std::string& key, const std::string& expected) const {
+    if (!has(key) || text(key).empty()) {
+      fail(key, "is missing; expected " + expected);
+    }
+    return text(key);
+  }
+
+  long long positive(const std::string& key, long long fallback) const {
+    if (!has(key)) {
+      return fallback;
+    }
+    const std::string value = text(key);
+    long long number = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+    if (error != std::errc() || end != value.data() + value.size() || number <= 0) {
+      fail(key, "is '" + value + "'; expected a whole number greater than 0");
+    }
+    return number;
+  }
+
+  [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
+    throw ConfigError(path_ + ": key '" + key + "' " + problem);
+  }
+
+ private:
+  std::string path_;
+  Poco::AutoPtr<Poco::Util::IniFileConfiguration> ini_;
+};
+
+void rejectUnknownKeys(const IniReader& reader) {
+  AbstractConfiguration::Keys sections;
+  reader.ini().keys(sections);
+  for (const std::string& section : sections) {
+    AbstractConfiguration::Keys keys;
+    reader.ini().keys(section, keys);
+    if (section == "store") {
+      for (const std::string& store : keys) {
+        AbstractConfiguration::Keys store_keys;
+        reader.ini().keys("store." + store, store_keys);
+        for (const std::string& key : store_keys) {
+          if (!kStoreKeys.contains(key)) {
+            reader.fail("store." + store + "." + key,
+                        "is not known; a store section takes: " + joined(kStoreKeys));
+          }
+        }
+      }
+      continue;
+    }
+    const auto known = kKnownKeys.find(section);
+    if (known == kKnownKeys.end()) {
+      reader.fail(section,
+                  "names an unknown section; known: storage, store.NAME, nginx, "
+                  "sync, log");
+    }
+    for (const std::string& key : keys) {
+      if (!known->second.contains(key)) {
+        reader.fail(section + "." + key,
+                    "is not known; section [" + section + "] takes: " + joined(known->second));
+      }
+    }
+  }
+}
+
+// These paths are written into nginx configuration inside double quotes.
+void requireNginxSafePath(const IniReader& reader, const std::string& key,
+                          const std::string& path) {
+  if (path.find_first_of("\"\\$;{}\n\r") != std::string::npos) {
+    reader.fail(key, "is '" + path + "'; it may not contain \" \\ $ ; { } or a line break");
+  }
+  if (!std::filesystem::path(path).is_absolute()) {
+    reader.fail(key, "is '" + path + "'; expected an absolute path");
+  }
+}
+
+}  // namespace
+
+AgentConfig loadConfig(const std::string& path) {
+  const IniReader reader(path);
+  rejectUnknownKeys(reader);
+
+  AgentConfig config;
+  config.source_file = path;
+  config.storage_path = reader.text("storage.path", config.storage_path);
+  config.storage_busy_timeout =
+      std::chrono::milliseconds(reader.positive("storage.busy_timeout_ms", 5000));
+
+  AbstractConfiguration::Keys store_names;
+  reader.ini().keys("store", store_names);
+  for (const std::string& name : store_names) {
+    const std::string prefix = "store." + name + ".";
+    StoreConfig store;
+    store.name = name;
+    store.type = reader.required(prefix + "type", "nss");
+    if (store.type != "nss") {
+      reader.fail(prefix + "type", "is '" + store.type + "'; expected nss");
+    }
+    store.path = reader.required(prefix + "path", "the NSS database, e.g. sql:/etc/pki/nssdb");
+    store.policy = reader.text(prefix + "policy", "auto");
+    if (store.policy != "auto" && store.policy != "manual") {
+      reader.fail(prefix + "policy", "is '" + store.policy + "'; expected auto or manual");
+    }
+    config.stores.push_back(store);
+  }
+  if (config.stores.empty()) {
+    throw ConfigError(path +
+                      ": no [store.NAME] section; at least one store is needed, e.g.\n"
+                      "  [store.system]\n  type = nss\n  path = sql:/etc/pki/nssdb");
+  }
+
+  config.nginx.output_dir = reader.text("nginx.output_dir", config.nginx.output_dir);
+  requireNginxSafePath(reader, "nginx.output_dir", config.nginx.output_dir);
+  config.nginx.test_command = reader.text("nginx.test_command", config.nginx.test_command);
+  config.nginx.reload_command = reader.text("nginx.reload_command", config.nginx.reload_command);
+  config.nginx.pid_file = reader.text("nginx.pid_file", "");
+  if (reader.has("nginx.pid_file") && reader.has("nginx.reload_command")) {
+    reader.fail("nginx.pid_file",
+                "and nginx.reload_command are both set; choose one way to "
+                "reload nginx");
+  }
+  for (const char* key : {"nginx.test_command", "nginx.reload_command"}) {
+    if (reader.has(key) && reader.text(key).empty()) {
+      reader.fail(key, "is empty; expected a command such as 'nginx -t'");
+    }
+  }
+
+  config.sync_interval = std::chrono::seconds(reader.positive("sync.interval", 300));
+  config.log_level = reader.text("log.level", config.log_level);
+  if (!kLogLevels.contains(config.log_level)) {
+    reader.fail("log.level",
+                "is '" + config.log_level + "'; expected one of " + joined(kLogLevels));
+  }
+  return config;
+}
+
+}  // namespace certbridge::agent

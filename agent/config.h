@@ -1,0 +1,44 @@
+#pragma once
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "agent/nginx_publisher.h"
+
+namespace certbridge::agent {
+
+// A configuration file that cannot be used; the message names the file, the key and what was
+// expected.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct StoreConfig {
+  std::string name;    // from the section name [store.NAME]
+  std::string type;    // "nss"
+  std::string path;    // NSS: sql:/dir
+  std::string policy;  // "auto" or "manual"
+};
+
+// Everything the agent reads from its INI file, validated.
+struct AgentConfig {
+  std::string source_file;
+  std::string storage_path = "/var/lib/certbridge/certbridge.db";
+  std::chrono::milliseconds storage_busy_timeout{5000};
+  std::vector<StoreConfig> stores;
+  NginxSettings nginx{.output_dir = "/etc/nginx/certbridge",
+                      .test_command = "nginx -t",
+                      .reload_command = "nginx -s reload",
+                      .pid_file = ""};
+  std::chrono::seconds sync_interval{300};
+  std::string log_level = "information";
+};
+
+// Reads and validates an INI file. Unknown sections and keys are errors too: a misspelt key
+// would otherwise silently fall back to its default.
+AgentConfig loadConfig(const std::string& path);
+
+}  // namespace certbridge::agent

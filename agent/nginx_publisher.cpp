@@ -1,0 +1,267 @@
+#include "agent/nginx_publisher.h"
+
+#include <fcntl.h>
+#include <openssl/sha.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "agent/certificate.h"
+#include "agent/command.h"
+#include "platform/process_signal.h"
+
+namespace certbridge::agent {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kNewSuffix = ".certbridge-new";
+constexpr const char* kPreviousSuffix = ".certbridge-previous";
+constexpr const char* kAbsentMarkerSuffix = ".certbridge-absent";
+
+std::string sha256Hex(const std::string& content) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(content.data()), content.size(), digest);
+  return toHex(digest);
+}
+
+[[noreturn]] void failWithErrno(const std::string& what) {
+  throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::optional<std::string> readIfExists(const fs::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) {
+    if (fs::exists(path)) {
+      failWithErrno("cannot read " + path.string());
+    }
+    return std::nullopt;
+  }
+  std::ostringstream content;
+  content << stream.rdbuf();
+  return content.str();
+}
+
+// World-readable on purpose: these files hold only public certificates, and nginx's master may
+// run as another user than the agent.
+void writeDurably(const fs::path& path, const std::string& content) {
+  const UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (fd.get() < 0) {
+    failWithErrno("cannot create " + path.string());
+  }
+  ::fchmod(fd.get(), 0644);  // whatever the umask says
+  std::size_t written = 0;
+  while (written < content.size()) {
+    const ssize_t result = ::write(fd.get(), content.data() + written, content.size() - written);
+    if (result < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      failWithErrno("cannot write " + path.string());
+    }
+    written += static_cast<std::size_t>(result);
+  }
+  if (::fsync(fd.get()) != 0) {
+    failWithErrno("cannot flush " + path.string() + " to disk");
+  }
+}
+
+void syncDirectory(const fs::path& directory) {
+  const UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0 || ::fsync(fd.get()) != 0) {
+    failWithErrno("cannot flush directory " + directory.string());
+  }
+}
+
+fs::path withSuffix(const fs::path& path, const char* suffix) {
+  return fs::path(path.string() + suffix);
+}
+
+// Undoes a swap: every file that had a previous version gets it back; a file that did not exist
+// before is removed again.
+void restorePrevious(const fs::path& directory, const std::vector<std::string>& names) {
+  bool restored = false;
+  for (const std::string& name : names) {
+    const fs::path target = directory / name;
+    const fs::path previous = withSuffix(target, kPreviousSuffix);
+    const fs::path absent = withSuffix(target, kAbsentMarkerSuffix);
+    if (fs::exists(previous)) {
+      fs::rename(previous, target);
+      restored = true;
+    } else if (fs::exists(absent)) {
+      fs::remove(target);
+      fs::remove(absent);
+      restored = true;
+    }
+  }
+  if (restored) {
+    syncDirectory(directory);
+  }
+}
+
+void discardBackups(const fs::path& directory, const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    fs::remove(withSuffix(directory / name, kPreviousSuffix));
+    fs::remove(withSuffix(directory / name, kAbsentMarkerSuffix));
+  }
+}
+
+std::string trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string toString(PublishOutcome::Result result) {
+  switch (result) {
+    case PublishOutcome::Result::unchanged: return "unchanged";
+    case PublishOutcome::Result::published: return "published";
+    case PublishOutcome::Result::failed: return "failed";
+  }
+  return "failed";
+}
+
+std::string PublishOutcome::hash_of(const std::string& name) const {
+  for (const auto& [file, hash] : hashes) {
+    if (file == name) {
+      return hash;
+    }
+  }
+  return {};
+}
+
+NginxPublisher::NginxPublisher(NginxSettings settings) : settings_(std::move(settings)) {}
+
+PublishOutcome NginxPublisher::publish(const std::vector<OutputFile>& files) {
+  const fs::path directory(settings_.output_dir);
+  PublishOutcome outcome;
+  for (const OutputFile& file : files) {
+    outcome.hashes.emplace_back(file.name, sha256Hex(file.content));
+  }
+
+  std::error_code error;
+  fs::create_directories(directory, error);
+  if (error) {
+    outcome.result = PublishOutcome::Result::failed;
+    outcome.detail =
+        "cannot create output directory " + directory.string() + ": " + error.message();
+    return outcome;
+  }
+  const fs::path lock_path = directory / ".certbridge.lock";
+  const UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (lock.get() < 0 || ::flock(lock.get(), LOCK_EX) != 0) {
+    outcome.result = PublishOutcome::Result::failed;
+    outcome.detail = "cannot lock " + lock_path.string() + ": " + std::strerror(errno);
+    return outcome;
+  }
+
+  std::vector<std::string> names;
+  for (const OutputFile& file : files) {
+    names.push_back(file.name);
+  }
+  std::vector<std::string> swapped;
+  try {
+    // Leftovers of a publish that was interrupted between swap and reload: nginx never loaded
+    // those files, so put the previous ones back and publish again from a known state.
+    restorePrevious(directory, names);
+
+    std::vector<const OutputFile*> changed;
+    for (const OutputFile& file : files) {
+      if (readIfExists(directory / file.name) != file.content) {
+        changed.push_back(&file);
+        outcome.changed_files.push_back(file.name);
+      }
+    }
+    if (changed.empty()) {
+      outcome.result = PublishOutcome::Result::unchanged;
+      return outcome;
+    }
+
+    for (const OutputFile* file : changed) {
+      writeDurably(withSuffix(directory / file->name, kNewSuffix), file->content);
+    }
+    for (const OutputFile* file : changed) {
+      const fs::path target = directory / file->name;
+      if (fs::exists(target)) {
+        fs::remove(withSuffix(target, kPreviousSuffix));
+        fs::create_hard_link(target, withSuffix(target, kPreviousSuffix));
+      } else {
+        writeDurably(withSuffix(target, kAbsentMarkerSuffix), "");
+      }
+    }
+    syncDirectory(directory);
+    for (const OutputFile* file : changed) {
+      const fs::path target = directory / file->name;
+      swapped.push_back(file->name);
+      fs::rename(withSuffix(target, kNewSuffix), target);
+    }
+    syncDirectory(directory);
+
+    const CommandResult test = runCommand(settings_.test_command);
+    if (test.exit_code != 0) {
+      restorePrevious(directory, swapped);
+      outcome.result = PublishOutcome::Result::failed;
+      outcome.detail = "'" + settings_.test_command + "' rejected the new files (exit " +
+                       std::to_string(test.exit_code) +
+                       "); previous files restored: " + trimmed(test.output);
+      return outcome;
+    }
+
+    if (!settings_.pid_file.empty()) {
+      outcome.reloaded = platform::signalNginxReload(settings_.pid_file);
+    } else {
+      const CommandResult reload = runCommand(settings_.reload_command);
+      if (reload.exit_code != 0) {
+        restorePrevious(directory, swapped);
+        outcome.result = PublishOutcome::Result::failed;
+        outcome.detail = "'" + settings_.reload_command + "' failed (exit " +
+                         std::to_string(reload.exit_code) +
+                         "); previous files restored: " + trimmed(reload.output);
+        return outcome;
+      }
+      outcome.reloaded = true;
+    }
+    discardBackups(directory, swapped);
+    outcome.result = PublishOutcome::Result::published;
+  } catch (const std::exception& failure) {
+    for (const OutputFile& file : files) {
+      fs::remove(withSuffix(directory / file.name, kNewSuffix), error);
+    }
+    try {
+      restorePrevious(directory, swapped);
+    } catch (const std::exception& restore_failure) {
+      outcome.detail =
+          std::string(" (restoring the previous files failed too: ") + restore_failure.what() + ")";
+    }
+    outcome.result = PublishOutcome::Result::failed;
+    outcome.detail = std::string(failure.what()) + outcome.detail;
+  }
+  return outcome;
+}
+
+}  // namespace certbridge::agent

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "agent/nginx_files.h"
+
+namespace certbridge::agent {
+
+struct NginxSettings {
+  std::string output_dir;
+  std::string test_command;    // e.g. "nginx -t"
+  std::string reload_command;  // used when pid_file is empty
+  std::string pid_file;        // when set, reload is SIGHUP to the pid in this file
+};
+
+struct PublishOutcome {
+  enum class Result { unchanged, published, failed };
+  Result result = Result::unchanged;
+  std::vector<std::string> changed_files;
+  bool reloaded = false;  // false after a publish when nginx was not running
+  std::string detail;     // on failure: what failed, with nginx's own output
+  std::string hash_of(const std::string& name) const;
+  std::vector<std::pair<std::string, std::string>> hashes;  // file name → SHA-256 of content
+};
+
+std::string toString(PublishOutcome::Result result);
+
+// Puts rendered files in place for nginx without ever leaving it with a broken or half-written
+// set: each changed file is written to a temporary name and fsynced; the current files are kept
+// as *.certbridge-previous; the new ones are renamed into place; the test command checks the
+// whole configuration; nginx is reloaded; on any failure the previous files come back before
+// anything reloads. Identical content is neither written nor reloaded. A publish interrupted by a
+// crash is rolled back at the start of the next one. One NginxPublisher per output directory;
+// an advisory lock keeps two agents from publishing into the same directory at once.
+class NginxPublisher {
+ public:
+  explicit NginxPublisher(NginxSettings settings);
+
+  PublishOutcome publish(const std::vector<OutputFile>& files);
+
+ private:
+  NginxSettings settings_;
+};
+
+}  // namespace certbridge::agent

@@ -1,0 +1,26 @@
+# Warnings, sanitizers and hardening on one INTERFACE target that every certbridge target links.
+add_library(certbridge_settings INTERFACE)
+
+target_include_directories(certbridge_settings INTERFACE "${PROJECT_SOURCE_DIR}")
+
+if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+  target_compile_options(certbridge_settings INTERFACE
+    -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+    -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual)
+  target_compile_definitions(certbridge_settings INTERFACE
+    $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
+  target_compile_options(certbridge_settings INTERFACE -fstack-protector-strong)
+endif()
+
+set(CERTBRIDGE_SANITIZE "" CACHE STRING
+    "Comma-separated sanitizers for every target, e.g. address,undefined")
+if(CERTBRIDGE_SANITIZE)
+  target_compile_options(certbridge_settings INTERFACE
+    -fsanitize=${CERTBRIDGE_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(certbridge_settings INTERFACE -fsanitize=${CERTBRIDGE_SANITIZE})
+endif()
+
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM)
+  set(CMAKE_CXX_COMPILER_LAUNCHER "${CCACHE_PROGRAM}" CACHE STRING "")
+endif()

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace certbridge::platform {
+
+using DerBytes = std::vector<unsigned char>;
+
+// What the OS store says about one certificate, in platform-neutral terms. The NSS reader maps
+// its trust letters here; the CryptoAPI reader will map its system store names.
+struct StoreTrust {
+  bool trusted_client_ca = false;  // may issue client certificates (NSS "T")
+  bool trusted_server_ca = false;  // may issue server certificates (NSS "C")
+  bool trusted_peer = false;       // trusted as an end entity (NSS "P")
+};
+
+struct StoreCertificate {
+  DerBytes der;
+  std::string nickname;  // NSS nickname or CryptoAPI friendly name; may be empty
+  StoreTrust trust;
+};
+
+struct StoreCrl {
+  DerBytes der;
+  std::string name;  // what the store calls it (NSS: the issuer's name or URL)
+};
+
+struct StoreSnapshot {
+  std::vector<StoreCertificate> certificates;
+  std::vector<StoreCrl> crls;
+};
+
+// Thrown when a store cannot be opened or read; the message names the store and carries the
+// platform library's own error text.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A read-only view of one OS certificate store. Implementations open the store for each read()
+// and release it afterwards, so a store that changes on disk is seen afresh every time.
+// read() may be called from any thread; implementations serialise what their library needs.
+class CertStore {
+ public:
+  virtual ~CertStore() = default;
+
+  // Everything the store holds now. Throws StoreError when the store cannot be read.
+  virtual StoreSnapshot read() const = 0;
+
+  // A short human-readable description for logs and errors, e.g. "nss:sql:/etc/pki/nssdb".
+  virtual std::string describe() const = 0;
+
+  // Where a change to this store shows up, in the form the platform's StoreWatcher understands
+  // (a directory on Linux).
+  virtual std::vector<std::string> watchLocations() const = 0;
+};
+
+struct StoreLocation {
+  std::string type;  // "nss"
+  std::string path;  // NSS: "sql:/dir" or a plain directory
+};
+
+// Never returns null; throws StoreError for a type this platform does not support.
+std::unique_ptr<CertStore> openCertStore(const StoreLocation& location);
+
+}  // namespace certbridge::platform

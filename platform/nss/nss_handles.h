@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cert.h>
+#include <certdb.h>
+#include <nss.h>
+#include <prerror.h>
+
+#include <memory>
+#include <string>
+
+namespace certbridge::platform::nss {
+
+struct NssContextDeleter {
+  void operator()(NSSInitContext* context) const { NSS_ShutdownContext(context); }
+};
+using NssContextPtr = std::unique_ptr<NSSInitContext, NssContextDeleter>;
+
+struct CertListDeleter {
+  void operator()(CERTCertList* list) const { CERT_DestroyCertList(list); }
+};
+using CertListPtr = std::unique_ptr<CERTCertList, CertListDeleter>;
+
+// SEC_LookupCrls hands back decoded CRLs that each need SEC_DestroyCrl, inside an arena that holds
+// the list nodes.
+struct CrlHeadDeleter {
+  void operator()(CERTCrlHeadNode* head) const {
+    for (CERTCrlNode* node = head->first; node != nullptr; node = node->next) {
+      if (node->crl != nullptr) {
+        SEC_DestroyCrl(node->crl);
+      }
+    }
+    PORT_FreeArena(head->arena, PR_FALSE);
+  }
+};
+using CrlHeadPtr = std::unique_ptr<CERTCrlHeadNode, CrlHeadDeleter>;
+
+// NSS's text for the current thread's last error, e.g. "SEC_ERROR_BAD_DATABASE: security library:
+// bad database."
+inline std::string lastNssError() {
+  const PRErrorCode code = PR_GetError();
+  const char* name = PR_ErrorToName(code);
+  const char* text = PR_ErrorToString(code, PR_LANGUAGE_I_DEFAULT);
+  std::string message = name != nullptr ? name : ("NSS error " + std::to_string(code));
+  if (text != nullptr && *text != '\0') {
+    message += ": ";
+    message += text;
+  }
+  return message;
+}
+
+}  // namespace certbridge::platform::nss

@@ -1,0 +1,14 @@
+#include "platform/cert_store.h"
+#include "platform/nss/nss_cert_store.h"
+
+namespace certbridge::platform {
+
+std::unique_ptr<CertStore> openCertStore(const StoreLocation& location) {
+  if (location.type == "nss") {
+    return std::make_unique<nss::NssCertStore>(location.path);
+  }
+  throw StoreError("store type '" + location.type + "' is not supported on this platform " +
+                   "(supported: nss)");
+}
+
+}  // namespace certbridge::platform

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <vector>
+
+#include "storage/database.h"
+#include "storage/records.h"
+
+namespace certbridge::storage {
+
+// Append-only record of who changed what, when and from where. Borrows the Database.
+class AuditLog {
+ public:
+  explicit AuditLog(Database& database) : database_(database) {}
+
+  // Joins the caller's transaction when there is one.
+  void append(const AuditEntry& entry);
+  // Newest first.
+  std::vector<AuditEntry> recent(int limit);
+
+ private:
+  Database& database_;
+};
+
+// The outcome of every publish attempt. Borrows the Database.
+class PublishHistory {
+ public:
+  explicit PublishHistory(Database& database) : database_(database) {}
+
+  void append(const PublishRecord& record);
+  std::optional<PublishRecord> last();
+  // The last attempt that changed files or failed: what an operator wants to see.
+  std::optional<PublishRecord> lastChange();
+
+ private:
+  std::optional<PublishRecord> selectOne(const char* sql);
+
+  Database& database_;
+};
+
+}  // namespace certbridge::storage

@@ -1,0 +1,311 @@
+#include "storage/certificate_repository.h"
+
+#include <set>
+
+#include "storage/audit_log.h"
+
+namespace certbridge::storage {
+namespace {
+
+std::string describeEntry(const std::string& nickname, const std::string& subject) {
+  return nickname.empty() ? subject : nickname + " (" + subject + ")";
+}
+
+}  // namespace
+
+std::string toString(CertificateRole role) {
+  switch (role) {
+    case CertificateRole::anchor: return "anchor";
+    case CertificateRole::intermediate: return "intermediate";
+    case CertificateRole::client: return "client";
+    case CertificateRole::other: return "other";
+  }
+  return "other";
+}
+
+std::string toString(TrustState state) {
+  switch (state) {
+    case TrustState::trusted: return "trusted";
+    case TrustState::blocked: return "blocked";
+    case TrustState::pending: return "pending";
+  }
+  return "pending";
+}
+
+CertificateRole roleFromString(const std::string& text) {
+  if (text == "anchor")
+    return CertificateRole::anchor;
+  if (text == "intermediate")
+    return CertificateRole::intermediate;
+  if (text == "client")
+    return CertificateRole::client;
+  return CertificateRole::other;
+}
+
+TrustState trustStateFromString(const std::string& text) {
+  if (text == "trusted")
+    return TrustState::trusted;
+  if (text == "blocked")
+    return TrustState::blocked;
+  if (text == "pending")
+    return TrustState::pending;
+  throw StorageError("unknown trust state '" + text + "' in the database");
+}
+
+std::optional<std::string> CertificateRepository::snapshotDigest(const std::string& store) {
+  std::optional<std::string> digest;
+  database_.read([&] {
+    Statement select = database_.prepare("SELECT snapshot_sha256 FROM stores WHERE name = ?");
+    select.bind(1, store);
+    if (select.step() && select.optionalInteger(0).has_value()) {
+      digest = select.text(0);
+    }
+  });
+  return digest;
+}
+
+void CertificateRepository::upsertStore(const StoreDefinition& store) {
+  database_
+      .prepare(R"sql(
+      INSERT INTO stores (name, type, location, policy) VALUES (?, ?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET type = excluded.type, location = excluded.location,
+                                       policy = excluded.policy)sql")
+      .bind(1, store.name)
+      .bind(2, store.type)
+      .bind(3, store.location)
+      .bind(4, store.policy)
+      .run();
+}
+
+StoreChanges CertificateRepository::applySnapshot(const StoreDefinition& store,
+                                                  const std::vector<StoreEntry>& entries,
+                                                  const std::string& digest, UnixTime now) {
+  StoreChanges changes;
+  database_.transaction([&] {
+    upsertStore(store);
+    AuditLog audit(database_);
+    const std::string origin = "store:" + store.name;
+    const TrustState first_decision =
+        store.policy == "auto" ? TrustState::trusted : TrustState::pending;
+
+    Statement insert_certificate = database_.prepare(R"sql(
+        INSERT OR IGNORE INTO certificates (sha256, sha1, der, subject, issuer, serial,
+            not_before, not_after, key_type, extended_key_usage, is_ca, crl_distribution_points)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
+    Statement find_source = database_.prepare(
+        "SELECT gone_at FROM certificate_sources WHERE sha256 = ? AND store_name = ?");
+    Statement insert_source = database_.prepare(R"sql(
+        INSERT INTO certificate_sources (sha256, store_name, nickname, role, first_seen,
+                                         last_seen, gone_at)
+        VALUES (?, ?, ?, ?, ?, ?, NULL))sql");
+    Statement update_source = database_.prepare(R"sql(
+        UPDATE certificate_sources SET nickname = ?, role = ?, last_seen = ?, gone_at = NULL
+        WHERE sha256 = ? AND store_name = ?)sql");
+    Statement insert_decision = database_.prepare(R"sql(
+        INSERT OR IGNORE INTO trust_decisions (sha256, state, decided_by, decided_at)
+        VALUES (?, ?, ?, ?))sql");
+
+    std::set<std::string> seen;
+    for (const StoreEntry& entry : entries) {
+      const CertificateRecord& certificate = entry.certificate;
+      if (!seen.insert(certificate.sha256).second) {
+        continue;  // the same certificate under two nicknames: the first one names it
+      }
+      insert_certificate.bind(1, certificate.sha256)
+          .bind(2, certificate.sha1)
+          .bind(3, certificate.der)
+          .bind(4, certificate.subject)
+          .bind(5, certificate.issuer)
+          .bind(6, certificate.serial)
+          .bind(7, certificate.not_before)
+          .bind(8, certificate.not_after)
+          .bind(9, certificate.key_type)
+          .bind(10, certificate.extended_key_usage)
+          .bind(11, std::int64_t{certificate.is_ca ? 1 : 0})
+          .bind(12, certificate.crl_distribution_points)
+          .run();
+
+      const std::string description = describeEntry(entry.nickname, certificate.subject);
+      find_source.bind(1, certificate.sha256).bind(2, store.name);
+      const bool known = find_source.step();
+      const bool was_gone = known && find_source.optionalInteger(0).has_value();
+      find_source.reset();
+      if (!known) {
+        insert_source.bind(1, certificate.sha256)
+            .bind(2, store.name)
+            .bind(3, entry.nickname)
+            .bind(4, toString(entry.role))
+            .bind(5, now)
+            .bind(6, now)
+            .run();
+        changes.added.push_back(description);
+        audit.append({now, "sync", origin, "certificate.added", certificate.sha256,
+                      description + " as " + toString(entry.role)});
+      } else {
+        update_source.bind(1, entry.nickname)
+            .bind(2, toString(entry.role))
+            .bind(3, now)
+            .bind(4, certificate.sha256)
+            .bind(5, store.name)
+            .run();
+        if (was_gone) {
+          changes.returned.push_back(description);
+          audit.append(
+              {now, "sync", origin, "certificate.returned", certificate.sha256, description});
+        }
+      }
+
+      if (entry.role == CertificateRole::client) {
+        insert_decision.bind(1, certificate.sha256)
+            .bind(2, toString(first_decision))
+            .bind(3, "policy:" + store.policy)
+            .bind(4, now)
+            .run();
+        if (database_.changes() > 0) {
+          audit.append({now, "policy:" + store.policy, origin, "trust." + toString(first_decision),
+                        certificate.sha256, description});
+        }
+      }
+    }
+
+    Statement present = database_.prepare(R"sql(
+        SELECT s.sha256, s.nickname, c.subject FROM certificate_sources s
+        JOIN certificates c ON c.sha256 = s.sha256
+        WHERE s.store_name = ? AND s.gone_at IS NULL)sql");
+    present.bind(1, store.name);
+    std::vector<std::pair<std::string, std::string>> departed;
+    while (present.step()) {
+      if (!seen.contains(present.text(0))) {
+        departed.emplace_back(present.text(0), describeEntry(present.text(1), present.text(2)));
+      }
+    }
+    Statement mark_gone = database_.prepare(
+        "UPDATE certificate_sources SET gone_at = ? WHERE sha256 = ? AND store_name = ?");
+    for (const auto& [sha256, description] : departed) {
+      mark_gone.bind(1, now).bind(2, sha256).bind(3, store.name).run();
+      changes.gone.push_back(description);
+      audit.append({now, "sync", origin, "certificate.gone", sha256, description});
+    }
+
+    database_
+        .prepare(R"sql(
+        UPDATE stores SET snapshot_sha256 = ?, last_sync_at = ?, last_sync_ok = 1,
+                          last_sync_error = '' WHERE name = ?)sql")
+        .bind(1, digest)
+        .bind(2, now)
+        .bind(3, store.name)
+        .run();
+  });
+  return changes;
+}
+
+void CertificateRepository::recordSyncResult(const StoreDefinition& store, UnixTime now,
+                                             const std::string& error) {
+  database_.transaction([&] {
+    upsertStore(store);
+    database_
+        .prepare(R"sql(
+        UPDATE stores SET last_sync_at = ?, last_sync_ok = ?, last_sync_error = ?
+        WHERE name = ?)sql")
+        .bind(1, now)
+        .bind(2, std::int64_t{error.empty() ? 1 : 0})
+        .bind(3, error)
+        .bind(4, store.name)
+        .run();
+  });
+}
+
+std::vector<CertificateView> CertificateRepository::listCertificates() {
+  std::vector<CertificateView> views;
+  database_.read([&] {
+    Statement select = database_.prepare(R"sql(
+        SELECT c.sha256, c.sha1, c.der, c.subject, c.issuer, c.serial, c.not_before, c.not_after,
+               c.key_type, c.extended_key_usage, c.is_ca, c.crl_distribution_points,
+               COALESCE(MAX(s.gone_at IS NULL AND s.role = 'anchor'), 0),
+               COALESCE(MAX(s.gone_at IS NULL AND s.role = 'client'), 0),
+               COALESCE(MAX(s.gone_at IS NULL), 0),
+               t.state,
+               COALESCE(GROUP_CONCAT(CASE WHEN s.gone_at IS NULL
+                                          THEN s.store_name || '/' || s.nickname END, ', '), ''),
+               COALESCE(MIN(s.first_seen), 0),
+               COALESCE(MAX(CASE WHEN s.gone_at IS NULL THEN st.last_sync_at
+                                 ELSE s.last_seen END), 0)
+        FROM certificates c
+        LEFT JOIN certificate_sources s ON s.sha256 = c.sha256
+        LEFT JOIN stores st ON st.name = s.store_name
+        LEFT JOIN trust_decisions t ON t.sha256 = c.sha256
+        GROUP BY c.sha256
+        ORDER BY c.sha256)sql");
+    while (select.step()) {
+      CertificateView view;
+      CertificateRecord& record = view.certificate;
+      record.sha256 = select.text(0);
+      record.sha1 = select.text(1);
+      record.der = select.blob(2);
+      record.subject = select.text(3);
+      record.issuer = select.text(4);
+      record.serial = select.text(5);
+      record.not_before = select.integer(6);
+      record.not_after = select.integer(7);
+      record.key_type = select.text(8);
+      record.extended_key_usage = select.text(9);
+      record.is_ca = select.integer(10) != 0;
+      record.crl_distribution_points = select.text(11);
+      view.anchor = select.integer(12) != 0;
+      view.client = select.integer(13) != 0;
+      view.present = select.integer(14) != 0;
+      if (select.optionalInteger(15).has_value()) {
+        view.trust = trustStateFromString(select.text(15));
+      }
+      view.sources = select.text(16);
+      view.first_seen = select.integer(17);
+      view.last_seen = select.integer(18);
+      views.push_back(std::move(view));
+    }
+  });
+  return views;
+}
+
+std::vector<StoreStatus> CertificateRepository::listStores() {
+  std::vector<StoreStatus> stores;
+  database_.read([&] {
+    Statement select = database_.prepare(R"sql(
+        SELECT name, type, location, policy, last_sync_at, last_sync_ok, last_sync_error
+        FROM stores ORDER BY name)sql");
+    while (select.step()) {
+      stores.push_back(StoreStatus{
+          .definition = {select.text(0), select.text(1), select.text(2), select.text(3)},
+          .last_sync_at = select.optionalInteger(4),
+          .last_sync_ok = select.integer(5) != 0,
+          .last_sync_error = select.text(6),
+      });
+    }
+  });
+  return stores;
+}
+
+void CertificateRepository::setTrustState(const std::string& sha256, TrustState state,
+                                          const std::string& actor, const std::string& origin,
+                                          UnixTime now) {
+  database_.transaction([&] {
+    Statement exists = database_.prepare("SELECT subject FROM certificates WHERE sha256 = ?");
+    exists.bind(1, sha256);
+    if (!exists.step()) {
+      throw StorageError("no certificate with SHA-256 fingerprint " + sha256);
+    }
+    const std::string subject = exists.text(0);
+    database_
+        .prepare(R"sql(
+        INSERT INTO trust_decisions (sha256, state, decided_by, decided_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (sha256) DO UPDATE SET state = excluded.state,
+            decided_by = excluded.decided_by, decided_at = excluded.decided_at)sql")
+        .bind(1, sha256)
+        .bind(2, toString(state))
+        .bind(3, actor)
+        .bind(4, now)
+        .run();
+    AuditLog(database_).append({now, actor, origin, "trust." + toString(state), sha256, subject});
+  });
+}
+
+}  // namespace certbridge::storage

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/database.h"
+#include "storage/records.h"
+
+namespace certbridge::storage {
+
+// Certificates, the stores they come from, and the trust decision on each client certificate.
+// Borrows the Database, which must outlive it; as thread-safe as the Database.
+class CertificateRepository {
+ public:
+  explicit CertificateRepository(Database& database) : database_(database) {}
+
+  // Digest of the snapshot last applied for `store`, so an unchanged store costs one lookup.
+  std::optional<std::string> snapshotDigest(const std::string& store);
+
+  // Applies a complete store snapshot in one transaction: new certificates are stored, those
+  // the store no longer holds are marked gone (never deleted), new client certificates get the
+  // store's policy as their first trust decision, and every change is written to the audit log.
+  StoreChanges applySnapshot(const StoreDefinition& store, const std::vector<StoreEntry>& entries,
+                             const std::string& digest, UnixTime now);
+
+  // Records a failed or successful sync attempt without touching the store's certificates.
+  void recordSyncResult(const StoreDefinition& store, UnixTime now, const std::string& error);
+
+  // Every certificate ever seen, present ones first within no particular order.
+  std::vector<CertificateView> listCertificates();
+  std::vector<StoreStatus> listStores();
+
+  // A person's (or script's) decision; recorded in the audit log. Throws StorageError when the
+  // certificate is unknown.
+  void setTrustState(const std::string& sha256, TrustState state, const std::string& actor,
+                     const std::string& origin, UnixTime now);
+
+ private:
+  void upsertStore(const StoreDefinition& store);
+
+  Database& database_;
+};
+
+}  // namespace certbridge::storage

@@ -1,0 +1,163 @@
+#include "storage/database.h"
+
+#include <array>
+
+namespace certbridge::storage {
+namespace {
+
+// One function per schema version, each run inside the migration transaction. Never edit a step
+// that has shipped: add the next one.
+void migrateToV1(Database& database) {
+  database.execute(R"sql(
+    CREATE TABLE stores (
+      name TEXT PRIMARY KEY,
+      type TEXT NOT NULL,
+      location TEXT NOT NULL,
+      policy TEXT NOT NULL CHECK (policy IN ('auto', 'manual')),
+      snapshot_sha256 TEXT,
+      last_sync_at INTEGER,
+      last_sync_ok INTEGER,
+      last_sync_error TEXT
+    );
+    CREATE TABLE certificates (
+      sha256 TEXT PRIMARY KEY,
+      sha1 TEXT NOT NULL,
+      der BLOB NOT NULL,
+      subject TEXT NOT NULL,
+      issuer TEXT NOT NULL,
+      serial TEXT NOT NULL,
+      not_before INTEGER NOT NULL,
+      not_after INTEGER NOT NULL,
+      key_type TEXT NOT NULL,
+      extended_key_usage TEXT NOT NULL,
+      is_ca INTEGER NOT NULL,
+      crl_distribution_points TEXT NOT NULL
+    );
+    CREATE INDEX certificates_sha1 ON certificates (sha1);
+    CREATE TABLE certificate_sources (
+      sha256 TEXT NOT NULL REFERENCES certificates (sha256),
+      store_name TEXT NOT NULL REFERENCES stores (name),
+      nickname TEXT NOT NULL,
+      role TEXT NOT NULL CHECK (role IN ('anchor', 'intermediate', 'client', 'other')),
+      first_seen INTEGER NOT NULL,
+      last_seen INTEGER NOT NULL,
+      gone_at INTEGER,
+      PRIMARY KEY (sha256, store_name)
+    );
+    CREATE TABLE trust_decisions (
+      sha256 TEXT PRIMARY KEY REFERENCES certificates (sha256),
+      state TEXT NOT NULL CHECK (state IN ('trusted', 'blocked', 'pending')),
+      decided_by TEXT NOT NULL,
+      decided_at INTEGER NOT NULL
+    );
+    CREATE TABLE publish_history (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      at INTEGER NOT NULL,
+      result TEXT NOT NULL CHECK (result IN ('published', 'unchanged', 'failed')),
+      client_ca_sha256 TEXT NOT NULL,
+      clients_map_sha256 TEXT NOT NULL,
+      mtls_conf_sha256 TEXT NOT NULL,
+      detail TEXT NOT NULL
+    );
+    CREATE TABLE audit_log (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      at INTEGER NOT NULL,
+      actor TEXT NOT NULL,
+      origin TEXT NOT NULL,
+      action TEXT NOT NULL,
+      target TEXT NOT NULL,
+      detail TEXT NOT NULL
+    );
+  )sql");
+}
+
+using MigrationStep = void (*)(Database&);
+constexpr std::array<MigrationStep, Database::kSchemaVersion> kMigrations = {migrateToV1};
+
+}  // namespace
+
+Database::Database(const std::string& path, std::chrono::milliseconds busy_timeout) : path_(path) {
+  sqlite3* raw = nullptr;
+  const int opened =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  connection_.reset(raw);
+  if (opened != SQLITE_OK) {
+    throw StorageError("cannot open database " + path + ": " +
+                       (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(opened)));
+  }
+  sqlite3_busy_timeout(connection_.get(), static_cast<int>(busy_timeout.count()));
+  sqlite3_extended_result_codes(connection_.get(), 1);
+
+  const int application_id = pragmaInt("application_id");
+  if (application_id != 0 && application_id != kApplicationId) {
+    throw StorageError("database " + path + " belongs to another application (application_id " +
+                       std::to_string(application_id) + "); refusing to touch it");
+  }
+  std::string verdict = "no answer";
+  {
+    Statement check = prepare("PRAGMA quick_check");
+    if (check.step()) {
+      verdict = check.text(0);
+    }
+  }  // finalised here: an unfinished statement would hold a read transaction open
+  if (verdict != "ok") {
+    throw StorageError("database " + path + " is damaged (quick_check: " + verdict +
+                       "); restore it from a backup or move it away to start afresh");
+  }
+  execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+  migrate();
+}
+
+int Database::pragmaInt(const char* name) {
+  Statement statement = prepare((std::string("PRAGMA ") + name).c_str());
+  return statement.step() ? static_cast<int>(statement.integer(0)) : 0;
+}
+
+void Database::execute(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(connection_.get(), sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    const std::string message = error != nullptr ? error : sqlite3_errmsg(connection_.get());
+    sqlite3_free(error);
+    throw StorageError("database " + path_ + ": " + message);
+  }
+}
+
+void Database::migrate() {
+  const int version = pragmaInt("user_version");
+  if (version > kSchemaVersion) {
+    throw StorageError("database " + path_ + " has schema version " + std::to_string(version) +
+                       ", written by a newer certbridge; this build knows up to version " +
+                       std::to_string(kSchemaVersion));
+  }
+  if (version == kSchemaVersion) {
+    return;
+  }
+  transaction([&] {
+    for (int step = version; step < kSchemaVersion; ++step) {
+      kMigrations[static_cast<std::size_t>(step)](*this);
+    }
+    execute(("PRAGMA application_id = " + std::to_string(kApplicationId) +
+             "; PRAGMA user_version = " + std::to_string(kSchemaVersion))
+                .c_str());
+  });
+}
+
+void Database::transaction(const std::function<void()>& work) {
+  const std::lock_guard lock(mutex_);
+  execute("BEGIN IMMEDIATE");
+  try {
+    work();
+    execute("COMMIT");
+  } catch (...) {
+    sqlite3_exec(connection_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+void Database::read(const std::function<void()>& work) {
+  const std::lock_guard lock(mutex_);
+  work();
+}
+
+}  // namespace certbridge::storage

@@ -1,0 +1,98 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certbridge::storage {
+
+using UnixTime = std::int64_t;
+
+// What certbridge keeps of a certificate, independent of where it was seen.
+struct CertificateRecord {
+  std::string sha256;  // lower-case hex, no separators: the certificate's identity
+  std::string sha1;    // lower-case hex: what nginx's $ssl_client_fingerprint shows
+  std::vector<unsigned char> der;
+  std::string subject;  // RFC 2253
+  std::string issuer;   // RFC 2253
+  std::string serial;   // upper-case hex
+  UnixTime not_before = 0;
+  UnixTime not_after = 0;
+  std::string key_type;                 // "EC P-256", "RSA 2048", …
+  std::string extended_key_usage;       // comma-separated short names; empty when absent
+  bool is_ca = false;                   // basicConstraints CA:TRUE
+  std::string crl_distribution_points;  // space-separated URLs
+};
+
+// How a store presents a certificate: trust anchor for client certificates, intermediate CA,
+// client certificate, or anything else (server certificates, S/MIME, …).
+enum class CertificateRole { anchor, intermediate, client, other };
+
+enum class TrustState { trusted, blocked, pending };
+
+std::string toString(CertificateRole role);
+std::string toString(TrustState state);
+CertificateRole roleFromString(const std::string& text);
+TrustState trustStateFromString(const std::string& text);
+
+// One certificate as seen in one store during a sync.
+struct StoreEntry {
+  CertificateRecord certificate;
+  std::string nickname;
+  CertificateRole role = CertificateRole::other;
+};
+
+struct StoreDefinition {
+  std::string name;
+  std::string type;
+  std::string location;
+  std::string policy;  // "auto" or "manual"
+};
+
+// A certificate with everything known about it across stores, as render and status need it.
+struct CertificateView {
+  CertificateRecord certificate;
+  bool anchor = false;   // a present source trusts it to issue client certificates
+  bool client = false;   // a present source holds it as a client certificate
+  bool present = false;  // at least one store still holds it
+  std::optional<TrustState> trust;
+  std::string sources;  // "store/nickname, …" of the stores that hold it now
+  UnixTime first_seen = 0;
+  UnixTime last_seen = 0;
+};
+
+// What a store sync changed, for the log and the audit trail.
+struct StoreChanges {
+  std::vector<std::string> added;     // "nickname (subject)"
+  std::vector<std::string> returned;  // seen again after being gone
+  std::vector<std::string> gone;
+  bool any() const { return !added.empty() || !returned.empty() || !gone.empty(); }
+};
+
+struct StoreStatus {
+  StoreDefinition definition;
+  std::optional<UnixTime> last_sync_at;
+  bool last_sync_ok = false;
+  std::string last_sync_error;
+};
+
+struct PublishRecord {
+  UnixTime at = 0;
+  std::string result;  // "published", "unchanged" or "failed"
+  std::string client_ca_sha256;
+  std::string clients_map_sha256;
+  std::string mtls_conf_sha256;
+  std::string detail;  // on failure: the reason, with nginx -t's output
+};
+
+struct AuditEntry {
+  UnixTime at = 0;
+  std::string actor;   // "alice", "policy:auto", "sync"
+  std::string origin;  // "127.0.0.1", "store:main", "cli"
+  std::string action;
+  std::string target;  // usually a SHA-256 fingerprint
+  std::string detail;
+};
+
+}  // namespace certbridge::storage
