@@ -157,7 +157,7 @@ std::string PublishOutcome::hash_of(const std::string& name) const {
 
 NginxPublisher::NginxPublisher(NginxSettings settings) : settings_(std::move(settings)) {}
 
-PublishOutcome NginxPublisher::publish(const std::vector<OutputFile>& files) {
+PublishOutcome NginxPublisher::publish(const std::vector<OutputFile>& files) const {
   const fs::path directory(settings_.output_dir);
   PublishOutcome outcome;
   for (const OutputFile& file : files) {

@@ -37,7 +37,7 @@ class NginxPublisher {
  public:
   explicit NginxPublisher(NginxSettings settings);
 
-  PublishOutcome publish(const std::vector<OutputFile>& files);
+  PublishOutcome publish(const std::vector<OutputFile>& files) const;
 
  private:
   NginxSettings settings_;

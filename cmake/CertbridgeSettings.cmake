@@ -6,7 +6,9 @@ target_include_directories(certbridge_settings INTERFACE "${PROJECT_SOURCE_DIR}"
 if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
   target_compile_options(certbridge_settings INTERFACE
     -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
-    -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual)
+    -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual
+    # GCC 12 warns on designated initialisers that rely on default member initialisers.
+    -Wno-missing-field-initializers)
   target_compile_definitions(certbridge_settings INTERFACE
     $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
   target_compile_options(certbridge_settings INTERFACE -fstack-protector-strong)

@@ -94,8 +94,10 @@ StoreSnapshot NssCertStore::read() const {
   if (!certificates) {
     throw StoreError("cannot list certificates in NSS database " + path_ + ": " + lastNssError());
   }
-  for (CERTCertListNode* node = CERT_LIST_HEAD(certificates.get());
-       !CERT_LIST_END(node, certificates.get()); node = CERT_LIST_NEXT(node)) {
+  // CERT_LIST_END is a C cast; the list head is the sentinel node.
+  const void* end = &certificates->list;
+  for (CERTCertListNode* node = CERT_LIST_HEAD(certificates.get()); static_cast<void*>(node) != end;
+       node = CERT_LIST_NEXT(node)) {
     const CERTCertificate* certificate = node->cert;
     snapshot.certificates.push_back(StoreCertificate{
         .der = toBytes(certificate->derCert),

@@ -20,17 +20,10 @@ struct CertListDeleter {
 };
 using CertListPtr = std::unique_ptr<CERTCertList, CertListDeleter>;
 
-// SEC_LookupCrls hands back decoded CRLs that each need SEC_DestroyCrl, inside an arena that holds
-// the list nodes.
+// SEC_LookupCrls allocates the list and the decoded CRLs in one arena; freeing the arena frees
+// all of it (as NSS's own crlutil does).
 struct CrlHeadDeleter {
-  void operator()(CERTCrlHeadNode* head) const {
-    for (CERTCrlNode* node = head->first; node != nullptr; node = node->next) {
-      if (node->crl != nullptr) {
-        SEC_DestroyCrl(node->crl);
-      }
-    }
-    PORT_FreeArena(head->arena, PR_FALSE);
-  }
+  void operator()(CERTCrlHeadNode* head) const { PORT_FreeArena(head->arena, PR_FALSE); }
 };
 using CrlHeadPtr = std::unique_ptr<CERTCrlHeadNode, CrlHeadDeleter>;
 

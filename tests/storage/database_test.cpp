@@ -1,0 +1,144 @@
+#include "storage/database.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/shell.h"
+#include "tests/support/temp_dir.h"
+
+namespace certbridge::storage {
+namespace {
+
+using testing::shell;
+
+std::string sqlite(const std::string& file, const std::string& sql) {
+  return shell("sqlite3 " + testing::quoted(file) + " " + testing::quoted(sql)).output;
+}
+
+std::string openError(const std::string& path) {
+  try {
+    Database database(path);
+  } catch (const StorageError& error) {
+    return error.what();
+  }
+  return "opened";
+}
+
+TEST(Database, NewDatabaseGetsTheCurrentSchemaInWalMode) {
+  testing::TempDir dir;
+  { Database database(dir.file("new.db")); }
+  EXPECT_EQ(sqlite(dir.file("new.db"), "PRAGMA user_version"),
+            std::to_string(Database::kSchemaVersion) + "\n");
+  EXPECT_EQ(sqlite(dir.file("new.db"), "PRAGMA application_id"),
+            std::to_string(Database::kApplicationId) + "\n");
+  EXPECT_EQ(sqlite(dir.file("new.db"), "PRAGMA journal_mode"), "wal\n");
+}
+
+// Version 0 is an empty SQLite file, e.g. one an installer created; migrateToV1 must build the
+// whole schema from it.
+TEST(Database, MigratesAnEmptyVersionZeroFileToVersionOne) {
+  testing::TempDir dir;
+  sqlite(dir.file("v0.db"),
+         "PRAGMA user_version = 0; CREATE TABLE unrelated_probe (x); "
+         "DROP TABLE unrelated_probe;");
+  ASSERT_EQ(sqlite(dir.file("v0.db"), "PRAGMA user_version"), "0\n");
+  { Database database(dir.file("v0.db")); }
+  EXPECT_EQ(sqlite(dir.file("v0.db"), "PRAGMA user_version"), "1\n");
+  const std::string tables =
+      sqlite(dir.file("v0.db"), "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1");
+  for (const char* table : {"audit_log", "certificate_sources", "certificates", "publish_history",
+                            "stores", "trust_decisions"}) {
+    EXPECT_NE(tables.find(table), std::string::npos) << table;
+  }
+}
+
+TEST(Database, ReopeningKeepsTheData) {
+  testing::TempDir dir;
+  {
+    Database database(dir.file("a.db"));
+    database.transaction([&] {
+      database.execute(
+          "INSERT INTO audit_log (at, actor, origin, action, target, detail) "
+          "VALUES (1, 'me', 'cli', 'x', 'y', 'z')");
+    });
+  }
+  Database database(dir.file("a.db"));
+  Statement count = database.prepare("SELECT COUNT(*) FROM audit_log");
+  ASSERT_TRUE(count.step());
+  EXPECT_EQ(count.integer(0), 1);
+}
+
+TEST(Database, RefusesADatabaseFromANewerCertbridge) {
+  testing::TempDir dir;
+  { Database database(dir.file("future.db")); }
+  sqlite(dir.file("future.db"), "PRAGMA user_version = 99");
+  const std::string error = openError(dir.file("future.db"));
+  EXPECT_NE(error.find("schema version 99"), std::string::npos) << error;
+  EXPECT_NE(error.find("newer certbridge"), std::string::npos) << error;
+}
+
+TEST(Database, RefusesAnotherApplicationsDatabase) {
+  testing::TempDir dir;
+  sqlite(dir.file("other.db"), "PRAGMA application_id = 12345; CREATE TABLE t (x);");
+  const std::string error = openError(dir.file("other.db"));
+  EXPECT_NE(error.find("another application"), std::string::npos) << error;
+  EXPECT_EQ(sqlite(dir.file("other.db"), "SELECT name FROM sqlite_master"), "t\n")
+      << "the foreign database is left untouched";
+}
+
+TEST(Database, GarbageFileIsAClearErrorAndStaysAsItWas) {
+  testing::TempDir dir;
+  const std::string garbage(4096, 'x');
+  testing::writeFile(dir.file("garbage.db"), garbage);
+  const std::string error = openError(dir.file("garbage.db"));
+  EXPECT_NE(error.find(dir.file("garbage.db")), std::string::npos) << error;
+  EXPECT_NE(error.find("not a database"), std::string::npos) << error;
+  EXPECT_EQ(testing::readFile(dir.file("garbage.db")), garbage);
+}
+
+TEST(Database, DamagedPagesFailTheIntegrityCheck) {
+  testing::TempDir dir;
+  {
+    Database database(dir.file("damaged.db"));
+    database.transaction([&] {
+      for (int i = 0; i < 200; ++i) {
+        database.execute(("INSERT INTO audit_log (at, actor, origin, action, target, detail) "
+                          "VALUES (" +
+                          std::to_string(i) + ", 'me', 'cli', 'x', 'y', '" + std::string(200, 'z') +
+                          "')")
+                             .c_str());
+      }
+    });
+    database.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  // Overwrite a page in the middle of the file, leaving the header intact.
+  shell("dd if=/dev/urandom of=" + dir.file("damaged.db") +
+        " bs=4096 seek=3 count=2 conv=notrunc 2>/dev/null");
+  const std::string error = openError(dir.file("damaged.db"));
+  EXPECT_NE(error.find(dir.file("damaged.db")), std::string::npos) << error;
+  EXPECT_TRUE(error.find("damaged") != std::string::npos ||
+              error.find("malformed") != std::string::npos)
+      << error;
+}
+
+TEST(Database, UnopenablePathNamesTheFile) {
+  const std::string error = openError("/nonexistent-dir/certbridge.db");
+  EXPECT_NE(error.find("/nonexistent-dir/certbridge.db"), std::string::npos) << error;
+}
+
+TEST(Database, ATransactionThatThrowsLeavesNothingBehind) {
+  testing::TempDir dir;
+  Database database(dir.file("a.db"));
+  EXPECT_THROW(database.transaction([&] {
+    database.execute(
+        "INSERT INTO audit_log (at, actor, origin, action, target, detail) "
+        "VALUES (1, 'me', 'cli', 'x', 'y', 'z')");
+    throw std::runtime_error("midway");
+  }),
+               std::runtime_error);
+  Statement count = database.prepare("SELECT COUNT(*) FROM audit_log");
+  ASSERT_TRUE(count.step());
+  EXPECT_EQ(count.integer(0), 0);
+}
+
+}  // namespace
+}  // namespace certbridge::storage

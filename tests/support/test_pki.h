@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/openssl_handles.h"
+
+namespace certbridge::testing {
+
+struct CertificateSpec {
+  std::string common_name;
+  std::string organization = "certbridge test";
+  bool ca = false;
+  std::string extended_key_usage = "clientAuth";  // empty: no EKU extension
+  std::int64_t not_before_offset = -3600;         // seconds from now
+  std::int64_t not_after_offset = 365 * 86400;
+  std::string crl_distribution_point;  // URL; empty: none
+};
+
+// A certificate made in memory with the OpenSSL API (EC P-256), with its key, for tests that
+// need particular certificates quickly. Test-only: the agent itself never holds a private key.
+class TestCertificate {
+ public:
+  // Self-signed when `issuer` is null.
+  static TestCertificate issue(const CertificateSpec& spec, const TestCertificate* issuer);
+
+  // A CRL signed by this certificate's key revoking `serials` (hex), valid for a day.
+  std::vector<unsigned char> crlDer(const std::vector<std::string>& revoked_serials) const;
+
+  std::vector<unsigned char> der() const;
+  std::string pem() const;
+  std::string keyPem() const;
+  X509* get() const { return certificate_.get(); }
+
+ private:
+  agent::X509Ptr certificate_;
+  agent::EvpPkeyPtr key_;
+};
+
+}  // namespace certbridge::testing
