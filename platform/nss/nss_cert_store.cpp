@@ -39,22 +39,24 @@ DerBytes toBytes(const SECItem& item) {
 }
 
 void checkDatabaseReadable(const std::string& path, const std::filesystem::path& directory) {
-  std::error_code error;
-  if (!std::filesystem::is_directory(directory, error)) {
+  const std::filesystem::path database = directory / "cert9.db";
+  if (::access(database.c_str(), R_OK) == 0) {
+    return;
+  }
+  const int error = errno;
+  std::error_code ignored;
+  if (error == ENOENT && !std::filesystem::is_directory(directory, ignored)) {
     throw StoreError("NSS database " + path + ": directory " + directory.string() +
                      " does not exist or is not a directory");
   }
-  const std::filesystem::path database = directory / "cert9.db";
-  if (!std::filesystem::exists(database, error)) {
+  if (error == ENOENT) {
     throw StoreError("NSS database " + path + ": " + database.string() +
                      " not found (only the sql: format is supported; create one with "
                      "'certutil -N -d sql:" +
                      directory.string() + "')");
   }
-  if (::access(database.c_str(), R_OK) != 0) {
-    throw StoreError("NSS database " + path + ": cannot read " + database.string() + ": " +
-                     std::strerror(errno));
-  }
+  throw StoreError("NSS database " + path + ": cannot read " + database.string() + ": " +
+                   std::strerror(error));
 }
 
 }  // namespace

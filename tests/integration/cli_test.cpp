@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include "tests/integration/mtls_edge.h"
+#include "tests/support/shell.h"
+#include "tests/support/temp_dir.h"
+
+namespace certbridge::testing {
+namespace {
+
+ShellResult run(const std::string& arguments) {
+  return shell(quoted(certbridgeBinary()) + " " + arguments);
+}
+
+TEST(Cli, HelpForEveryCommand) {
+  const ShellResult main_help = run("--help");
+  EXPECT_EQ(main_help.exit_code, 0);
+  EXPECT_NE(main_help.output.find("Usage: certbridge [--config FILE] COMMAND"), std::string::npos);
+  for (const char* command : {"run", "sync", "status"}) {
+    const ShellResult help = run(std::string(command) + " --help");
+    EXPECT_EQ(help.exit_code, 0) << command;
+    EXPECT_NE(help.output.find(std::string("certbridge [--config FILE] ") + command),
+              std::string::npos)
+        << help.output;
+  }
+  EXPECT_EQ(run("--version").output, "certbridge 0.1.0\n");
+}
+
+TEST(Cli, UsageErrorsExitTwoWithAReason) {
+  const struct {
+    const char* arguments;
+    const char* reason;
+  } cases[] = {
+      {"", "no command given"},
+      {"--frobnicate sync --once", "unknown option '--frobnicate'"},
+      {"launch", "unknown command 'launch'"},
+      {"sync", "'sync' needs --once"},
+      {"sync --twice", "'sync' does not take '--twice'"},
+      {"status --yaml", "'status' does not take '--yaml'"},
+      {"--config", "--config needs a file name"},
+  };
+  for (const auto& usage : cases) {
+    const ShellResult result = run(usage.arguments);
+    EXPECT_EQ(result.exit_code, 2) << usage.arguments;
+    EXPECT_NE(result.output.find(usage.reason), std::string::npos) << result.output;
+  }
+}
+
+TEST(Cli, ConfigurationErrorsNameTheFileAndKey) {
+  TempDir dir;
+  writeFile(dir.file("bad.ini"), "[store.main]\ntype = nss\npath = sql:/x\npolicy = often\n");
+  const ShellResult result = run("--config " + dir.file("bad.ini") + " sync --once");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.output.find(dir.file("bad.ini") + ": key 'store.main.policy' is 'often'; "
+                                                     "expected auto or manual"),
+            std::string::npos)
+      << result.output;
+
+  const ShellResult missing = run("--config " + dir.file("absent.ini") + " status");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.output.find("cannot read configuration file " + dir.file("absent.ini")),
+            std::string::npos)
+      << missing.output;
+}
+
+using StatusCommand = MtlsEdge;
+
+TEST_F(StatusCommand, ShowsTrustExpiryAndLastResults) {
+  publishAndStartNginx();
+  const ShellResult text = certbridge("status");
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("demo  nss:sql:" + nssdb() + "  policy auto"), std::string::npos)
+      << text.output;
+  EXPECT_NE(text.output.find("Last publish: "), std::string::npos);
+  EXPECT_NE(text.output.find("published"), std::string::npos);
+  EXPECT_NE(text.output.find("CN=alice,O=certbridge demo [demo/alice]"), std::string::npos)
+      << text.output;
+  EXPECT_NE(text.output.find("trusted"), std::string::npos);
+
+  const ShellResult json = certbridge("status --json");
+  EXPECT_EQ(json.exit_code, 0);
+  writeFile(root_.file("status.json"), json.output);
+  const ShellResult parsed = shell(
+      "python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); "
+      "a=[c for c in s[\"certificates\"] if c[\"subject\"].startswith(\"CN=alice\")][0]; "
+      "print(a[\"trust\"], a[\"role\"], 360 <= a[\"days_left\"] <= 365, len(a[\"sha1\"]), "
+      "s[\"last_publish\"][\"result\"], s[\"stores\"][0][\"last_sync_ok\"])' " +
+      root_.file("status.json"));
+  EXPECT_EQ(parsed.output, "trusted client True 40 published True\n") << json.output;
+}
+
+}  // namespace
+}  // namespace certbridge::testing

@@ -1,0 +1,91 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "tests/integration/mtls_edge.h"
+
+namespace certbridge::testing {
+namespace {
+
+// `certbridge run` in the background, with an interval far longer than the test: only the
+// store watch can make it publish in time.
+class RunCommand : public MtlsEdge {
+ protected:
+  void SetUp() override {
+    MtlsEdge::SetUp();
+    writeConfig("pid_file = " + nginx_->pidFile(), "auto", "[sync]\ninterval = 3600\n");
+    publishAndStartNginx();
+    const ShellResult started =
+        shell(quoted(certbridgeBinary()) + " --config " + quoted(configFile()) + " run > " +
+              quoted(root_.file("run.log")) + " 2>&1 & echo $!");
+    agent_pid_ = std::stoi(started.output);
+    waitForLog("running:");
+  }
+
+  void TearDown() override { stopAgent(); }
+
+  int stopAgent() {
+    if (agent_pid_ == 0) {
+      return 0;
+    }
+    const ShellResult stopped =
+        shell("kill -TERM " + std::to_string(agent_pid_) + "; for i in $(seq 100); do kill -0 " +
+              std::to_string(agent_pid_) + " 2>/dev/null || exit 0; sleep 0.1; done; exit 1");
+    agent_pid_ = 0;
+    return stopped.exit_code;
+  }
+
+  void waitForLog(const std::string& text) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      if (readFile(root_.file("run.log")).find(text) != std::string::npos) {
+        return;
+      }
+      shell("sleep 0.05");
+    }
+    FAIL() << "'" << text << "' never appeared in the agent's log:\n"
+           << readFile(root_.file("run.log"));
+  }
+
+  int agent_pid_ = 0;
+};
+
+TEST_F(RunCommand, PublishesAStoreChangeWithoutWaitingForTheInterval) {
+  ASSERT_EQ(demoPki("client", "dave intermediate").exit_code, 0);
+  ASSERT_EQ(statusFor("dave"), 403);
+
+  const auto added = std::chrono::steady_clock::now();
+  ASSERT_EQ(demoPki("import", "dave").exit_code, 0);
+  EXPECT_EQ(waitForStatus(200, "dave"), 200) << readFile(root_.file("run.log"));
+  const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - added);
+  // A figure for the reader, not an assertion: timings belong to ./scripts/bench.
+  std::printf("change to enforcement: %.3f s\n", elapsed.count());
+  RecordProperty("change_to_enforcement_ms", static_cast<int>(elapsed.count() * 1000));
+
+  ASSERT_EQ(demoPki("remove", "dave").exit_code, 0);
+  EXPECT_EQ(waitForStatus(403, "dave"), 403) << readFile(root_.file("run.log"));
+
+  const std::string log = readFile(root_.file("run.log"));
+  EXPECT_NE(log.find("store change detected"), std::string::npos) << log;
+  EXPECT_NE(log.find("store demo: added dave"), std::string::npos) << log;
+  EXPECT_NE(log.find("store demo: gone dave"), std::string::npos) << log;
+  EXPECT_NE(log.find("published clients.map and reloaded nginx"), std::string::npos) << log;
+}
+
+TEST_F(RunCommand, StopsCleanlyOnSigterm) {
+  EXPECT_EQ(stopAgent(), 0) << "the agent did not exit within 10 s of SIGTERM";
+  EXPECT_NE(readFile(root_.file("run.log")).find("certbridge stopping"), std::string::npos);
+}
+
+TEST_F(RunCommand, KeepsRunningThroughAFailedSync) {
+  writeFile(nssdb() + "/cert9.db.tmp", std::string(16384, 'Z'));
+  ASSERT_EQ(shell("mv " + quoted(nssdb() + "/cert9.db.tmp") + " " + quoted(nssdb() + "/cert9.db"))
+                .exit_code,
+            0);
+  waitForLog("cannot open NSS database");
+  EXPECT_EQ(statusFor("alice"), 200) << "published files untouched";
+  EXPECT_EQ(shell("kill -0 " + std::to_string(agent_pid_)).exit_code, 0) << "agent still running";
+}
+
+}  // namespace
+}  // namespace certbridge::testing
