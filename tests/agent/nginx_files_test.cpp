@@ -15,7 +15,7 @@ TrustMaterial sampleMaterial() {
   return material;
 }
 
-const std::string& contentOf(const std::vector<OutputFile>& files, const std::string& name) {
+std::string contentOf(const std::vector<OutputFile>& files, const std::string& name) {
   for (const OutputFile& file : files) {
     if (file.name == name) {
       return file.content;
@@ -26,7 +26,7 @@ const std::string& contentOf(const std::vector<OutputFile>& files, const std::st
 
 TEST(NginxFiles, MapHasOneLinePerTrustedClientAndDefaultZero) {
   const auto files = renderNginxFiles(sampleMaterial(), "/etc/nginx/certbridge");
-  const std::string& map = contentOf(files, "clients.map");
+  const std::string map = contentOf(files, "clients.map");
   EXPECT_NE(map.find("map $ssl_client_fingerprint $certbridge_client {"), std::string::npos);
   EXPECT_NE(map.find("    default 0;\n"), std::string::npos);
   EXPECT_NE(map.find("    0123456789abcdef0123456789abcdef01234567 1;  # main/alice\n"),
@@ -35,7 +35,7 @@ TEST(NginxFiles, MapHasOneLinePerTrustedClientAndDefaultZero) {
 
 TEST(NginxFiles, MtlsConfNamesTheBundleAndTheComputedDepth) {
   const auto files = renderNginxFiles(sampleMaterial(), "/etc/nginx/certbridge");
-  const std::string& conf = contentOf(files, "mtls.conf");
+  const std::string conf = contentOf(files, "mtls.conf");
   EXPECT_NE(conf.find("ssl_client_certificate \"/etc/nginx/certbridge/client-ca.pem\";"),
             std::string::npos);
   EXPECT_NE(conf.find("ssl_verify_client on;"), std::string::npos);
@@ -45,14 +45,14 @@ TEST(NginxFiles, MtlsConfNamesTheBundleAndTheComputedDepth) {
 
 TEST(NginxFiles, BundleHoldsEachCertificateWithItsSubject) {
   const auto files = renderNginxFiles(sampleMaterial(), "/x");
-  const std::string& pem = contentOf(files, "client-ca.pem");
+  const std::string pem = contentOf(files, "client-ca.pem");
   EXPECT_NE(pem.find("# CN=Root\n# sha256 ab12\n-----BEGIN CERTIFICATE-----"), std::string::npos);
 }
 
 TEST(NginxFiles, CertificateTextCannotBreakOutOfAComment) {
   TrustMaterial material = sampleMaterial();
   material.clients[0].label = "evil\n    default 1;\r\n}";
-  const std::string& map = contentOf(renderNginxFiles(material, "/x"), "clients.map");
+  const std::string map = contentOf(renderNginxFiles(material, "/x"), "clients.map");
   EXPECT_EQ(map.find("\n    default 1;"), std::string::npos);
   EXPECT_NE(map.find("# evil?    default 1;??}"), std::string::npos);
   EXPECT_EQ(commentSafe("caf\xc3\xa9\tx"), "caf???x");

@@ -76,14 +76,16 @@ TEST_F(NssCertStoreTest, ListsEveryCertificateWithNicknameTrustAndDer) {
 
 TEST_F(NssCertStoreTest, ClientCaTrustAloneIsSeen) {
   add(root_, "root", "T,,");
-  const StoreCertificate& root = find(NssCertStore(db()).read(), "root");
+  const StoreSnapshot snapshot = NssCertStore(db()).read();
+  const StoreCertificate& root = find(snapshot, "root");
   EXPECT_TRUE(root.trust.trusted_client_ca);
   EXPECT_FALSE(root.trust.trusted_server_ca);
 }
 
 TEST_F(NssCertStoreTest, TrustedPeerIsSeen) {
   add(alice_, "alice", "P,,");
-  EXPECT_TRUE(find(NssCertStore(db()).read(), "alice").trust.trusted_peer);
+  const StoreSnapshot snapshot = NssCertStore(db()).read();
+  EXPECT_TRUE(find(snapshot, "alice").trust.trusted_peer);
 }
 
 TEST_F(NssCertStoreTest, ListsCrlsTheDatabaseHolds) {
