@@ -11,7 +11,9 @@
 #include <chrono>
 #include <csignal>
 #include <ctime>
+#include <iostream>
 #include <ostream>
+#include <set>
 
 #include "agent/config.h"
 #include "agent/status_report.h"
@@ -91,13 +93,22 @@ Poco::Logger& configureLogger(const std::string& level) {
   return logger;
 }
 
-void logReport(Poco::Logger& logger, const SyncReport& report) {
+// `known_warnings` holds what was already said: in `run` the same certificate would otherwise be
+// reported at every sync. A warning that goes away and comes back is said again.
+void logReport(Poco::Logger& logger, const SyncReport& report,
+               std::set<std::string>& known_warnings) {
   for (const std::string& change : report.changes) {
     logger.information(change);
   }
-  for (const std::string& warning : report.warnings) {
-    logger.warning(warning);
+  std::set<std::string> current(report.warnings.begin(), report.warnings.end());
+  for (const std::string& warning : current) {
+    if (known_warnings.contains(warning)) {
+      logger.debug(warning);
+    } else {
+      logger.warning(warning);
+    }
   }
+  known_warnings = std::move(current);
   for (const std::string& error : report.errors) {
     logger.error(error);
   }
@@ -128,7 +139,8 @@ int commandSync(const AgentConfig& config, std::ostream& out, std::ostream& err)
   storage::Database database(config.storage_path, config.storage_busy_timeout);
   TrustSync sync(config, database, logger);
   const SyncReport report = sync.syncOnce(unixNow());
-  logReport(logger, report);
+  std::set<std::string> known_warnings;
+  logReport(logger, report, known_warnings);
   if (!report.ok()) {
     err << "certbridge: sync failed: " << report.summary() << "\n";
     return kExitFailure;
@@ -161,11 +173,12 @@ int commandRun(const AgentConfig& config) {
   std::chrono::seconds retry_delay = kFirstRetry;
   auto next_sync = Clock::now();
   bool change_seen = true;
+  std::set<std::string> known_warnings;
   while (!g_stop_requested.load()) {
     if (change_seen || Clock::now() >= next_sync) {
       try {
         const SyncReport report = sync.syncOnce(unixNow());
-        logReport(logger, report);
+        logReport(logger, report, known_warnings);
         if (report.ok()) {
           retry_delay = kFirstRetry;
           next_sync = Clock::now() + config.sync_interval;
