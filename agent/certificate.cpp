@@ -8,20 +8,12 @@
 namespace certbridge::agent {
 namespace {
 
-std::string nameToString(const X509_NAME* name) {
-  const BioPtr bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-  char* data = nullptr;
-  const long length = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(length));
-}
-
-std::int64_t toUnixTime(const ASN1_TIME* time, const std::string& origin, const char* which) {
-  std::tm parts{};
-  if (time == nullptr || ASN1_TIME_to_tm(time, &parts) != 1) {
+std::int64_t requireTime(const ASN1_TIME* time, const std::string& origin, const char* which) {
+  const std::optional<std::int64_t> unix_time = toUnixTime(time);
+  if (!unix_time) {
     throw CertificateError(origin + ": unreadable " + which + " date");
   }
-  return static_cast<std::int64_t>(timegm(&parts));
+  return *unix_time;
 }
 
 std::string serialToHex(const ASN1_INTEGER* serial) {
@@ -80,6 +72,22 @@ std::string crlDistributionPoints(X509* x509) {
 
 }  // namespace
 
+std::string nameToString(const X509_NAME* name) {
+  const BioPtr bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(length));
+}
+
+std::optional<std::int64_t> toUnixTime(const ASN1_TIME* time) {
+  std::tm parts{};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &parts) != 1) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(timegm(&parts));
+}
+
 std::string toHex(std::span<const unsigned char> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string hex;
@@ -109,9 +117,9 @@ Certificate Certificate::fromDer(std::span<const unsigned char> der, const std::
   Certificate certificate(std::move(x509), der);
   const auto& record = certificate.record_;
   certificate.record_.not_before =
-      toUnixTime(X509_get0_notBefore(certificate.get()), origin, "notBefore");
+      requireTime(X509_get0_notBefore(certificate.get()), origin, "notBefore");
   certificate.record_.not_after =
-      toUnixTime(X509_get0_notAfter(certificate.get()), origin, "notAfter");
+      requireTime(X509_get0_notAfter(certificate.get()), origin, "notAfter");
   if (record.subject.empty() && record.issuer.empty()) {
     throw CertificateError(origin + ": certificate has neither subject nor issuer");
   }

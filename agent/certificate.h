@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -53,5 +54,9 @@ class Certificate {
 
 // Lower-case hex of the bytes, no separators.
 std::string toHex(std::span<const unsigned char> bytes);
+// A distinguished name in RFC 2253 form, UTF-8 kept as is.
+std::string nameToString(const X509_NAME* name);
+// Seconds since 1970 for an ASN.1 time; nullopt when it cannot be read.
+std::optional<std::int64_t> toUnixTime(const ASN1_TIME* time);
 
 }  // namespace certbridge::agent

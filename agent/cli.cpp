@@ -35,7 +35,9 @@ Keeps nginx's client-certificate (mTLS) trust in step with the OS certificate st
 Commands:
   run              sync on a schedule and whenever a store changes, until SIGTERM/SIGINT
   sync --once      one sync -> render -> publish, then exit
-  status [--json]  what is trusted, days to expiry, last sync and last publish
+  status [--json]  what is trusted, days to expiry, CRL freshness, last sync and publish
+  crl refresh [--ca SHA256]
+                   fetch CRLs now (all CAs, or one), whatever their schedule, then publish
 
 Options:
   --config FILE    configuration file (default /etc/certbridge/certbridge.ini)
@@ -61,11 +63,19 @@ failure; the previous nginx files stay in place on any failure.
 
 constexpr const char* kStatusHelp = R"(Usage: certbridge [--config FILE] status [--json]
 
-Prints each store's last sync, the last publish result and every certificate present in a
+Prints each store's last sync, the last publish result, the CRL of every CA in client-ca.pem
+(next update, time left, last fetch, next planned fetch) and every certificate present in a
 store with its trust state and days to expiry, soonest first. Exits 1 when the last sync of a
-store or the last publish failed.
+store or the last publish failed, or a CA's CRL is missing or expired.
 
   --json   machine-readable output
+)";
+
+constexpr const char* kCrlHelp = R"(Usage: certbridge [--config FILE] crl refresh [--ca SHA256]
+
+Fetches the CRL of every CA in client-ca.pem now (or of the one CA whose SHA-256 fingerprint
+is given, as 'status --json' shows it), whatever the schedule says, then renders and
+publishes as 'sync --once' does. Exits 0 when the publish succeeded, 1 otherwise.
 )";
 
 std::atomic<bool> g_stop_requested{false};
@@ -109,6 +119,9 @@ void logReport(Poco::Logger& logger, const SyncReport& report,
     }
   }
   known_warnings = std::move(current);
+  for (const std::string& update : report.crl_updates) {
+    logger.information(update);
+  }
   for (const std::string& error : report.errors) {
     logger.error(error);
   }
@@ -134,11 +147,12 @@ void logReport(Poco::Logger& logger, const SyncReport& report,
   }
 }
 
-int commandSync(const AgentConfig& config, std::ostream& out, std::ostream& err) {
+int commandSync(const AgentConfig& config, const CrlForce& force, std::ostream& out,
+                std::ostream& err) {
   Poco::Logger& logger = configureLogger(config.log_level);
   storage::Database database(config.storage_path, config.storage_busy_timeout);
   TrustSync sync(config, database, logger);
-  const SyncReport report = sync.syncOnce(unixNow());
+  const SyncReport report = sync.syncOnce(unixNow(), force);
   std::set<std::string> known_warnings;
   logReport(logger, report, known_warnings);
   if (!report.ok()) {
@@ -174,8 +188,10 @@ int commandRun(const AgentConfig& config) {
   auto next_sync = Clock::now();
   bool change_seen = true;
   std::set<std::string> known_warnings;
+  std::int64_t last_sync_started = 0;
   while (!g_stop_requested.load()) {
     if (change_seen || Clock::now() >= next_sync) {
+      last_sync_started = unixNow();
       try {
         const SyncReport report = sync.syncOnce(unixNow());
         logReport(logger, report, known_warnings);
@@ -192,6 +208,18 @@ int commandRun(const AgentConfig& config) {
         logger.error("sync failed: %s", std::string(error.what()));
         next_sync = Clock::now() + retry_delay;
       }
+    }
+    // A CRL fetch that falls due before the next sync brings the sync forward. A due time the
+    // last sync already saw (and could not act on) waits for the next scheduled sync.
+    try {
+      const auto crl_due = sync.nextCrlFetch();
+      if (crl_due && *crl_due > last_sync_started) {
+        const auto due_in =
+            std::chrono::seconds(std::max<std::int64_t>(*crl_due - unixNow() + 1, 0));
+        next_sync = std::min(next_sync, Clock::now() + due_in);
+      }
+    } catch (const std::exception& error) {
+      logger.error("cannot read the CRL plan: %s", std::string(error.what()));
     }
     // Short slices keep SIGTERM responsive without a second wake-up mechanism.
     const auto until_next =
@@ -214,7 +242,7 @@ int commandRun(const AgentConfig& config) {
 
 int commandStatus(const AgentConfig& config, bool json, std::ostream& out) {
   storage::Database database(config.storage_path, config.storage_busy_timeout);
-  return writeStatus(database, unixNow(), json, out) ? kExitOk : kExitFailure;
+  return writeStatus(database, config, unixNow(), json, out) ? kExitOk : kExitFailure;
 }
 
 }  // namespace
@@ -248,7 +276,7 @@ int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::os
       }
     }
     if (command.empty()) {
-      throw UsageError("no command given (run, sync --once, status)");
+      throw UsageError("no command given (run, sync --once, status, crl refresh)");
     }
 
     const auto wantsHelp = std::find(command_options.begin(), command_options.end(), "--help") !=
@@ -277,7 +305,29 @@ int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::os
       if (command_options.empty()) {
         throw UsageError("'sync' needs --once (for continuous syncing use 'run')");
       }
-      return commandSync(loadConfig(config_path), out, err);
+      return commandSync(loadConfig(config_path), CrlForce{}, out, err);
+    }
+    if (command == "crl") {
+      if (wantsHelp) {
+        out << kCrlHelp;
+        return kExitOk;
+      }
+      if (command_options.empty() || command_options.front() != "refresh") {
+        throw UsageError("'crl' needs a subcommand: crl refresh [--ca SHA256]");
+      }
+      CrlForce force{.all = true, .ca_sha256 = ""};
+      for (std::size_t i = 1; i < command_options.size(); ++i) {
+        if (command_options[i] == "--ca" && i + 1 < command_options.size()) {
+          force = CrlForce{.all = false, .ca_sha256 = command_options[++i]};
+          if (force.ca_sha256.size() != 64 ||
+              force.ca_sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
+            throw UsageError("--ca takes a CA's SHA-256 fingerprint: 64 lower-case hex digits");
+          }
+        } else {
+          throw UsageError("'crl refresh' does not take '" + command_options[i] + "'");
+        }
+      }
+      return commandSync(loadConfig(config_path), force, out, err);
     }
     if (command == "status") {
       if (wantsHelp) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 namespace certbridge::agent {
 namespace {
@@ -20,6 +21,9 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"nginx", {"output_dir", "test_command", "reload_command", "pid_file"}},
     {"sync", {"interval"}},
     {"log", {"level"}},
+    {"crl",
+     {"enabled", "missing", "max_size", "connect_timeout", "read_timeout", "refresh_at", "min_lead",
+      "retry_initial", "retry_max", "warning_margin"}},
 };
 const std::set<std::string> kStoreKeys = {"type", "path", "policy"};
 const std::set<std::string> kLogLevels = {"fatal",  "critical",    "error", "warning",
@@ -77,6 +81,20 @@ class IniReader {
     return text(key);
   }
 
+  bool boolean(const std::string& key, bool fallback) const {
+    if (!has(key)) {
+      return fallback;
+    }
+    const std::string value = text(key);
+    if (value == "true" || value == "yes" || value == "on" || value == "1") {
+      return true;
+    }
+    if (value == "false" || value == "no" || value == "off" || value == "0") {
+      return false;
+    }
+    fail(key, "is '" + value + "'; expected true or false");
+  }
+
   long long positive(const std::string& key, long long fallback) const {
     if (!has(key)) {
       return fallback;
@@ -105,6 +123,15 @@ void rejectUnknownKeys(const IniReader& reader) {
   for (const std::string& section : sections) {
     AbstractConfiguration::Keys keys;
     reader.ini().keys(section, keys);
+    if (section == "crl") {
+      for (const std::string& key : keys) {
+        if (key != "urls" && !kKnownKeys.at("crl").contains(key)) {
+          reader.fail("crl." + key, "is not known; section [crl] takes: " +
+                                        joined(kKnownKeys.at("crl")) + ", and [crl.urls]");
+        }
+      }
+      continue;
+    }
     if (section == "store") {
       for (const std::string& store : keys) {
         AbstractConfiguration::Keys store_keys;
@@ -196,6 +223,52 @@ AgentConfig loadConfig(const std::string& path) {
   }
 
   config.sync_interval = std::chrono::seconds(reader.positive("sync.interval", 300));
+
+  CrlSettings& crl = config.crl;
+  crl.enabled = reader.boolean("crl.enabled", crl.enabled);
+  crl.missing = reader.text("crl.missing", crl.missing);
+  if (crl.missing != "refuse" && crl.missing != "omit") {
+    reader.fail("crl.missing", "is '" + crl.missing + "'; expected refuse or omit");
+  }
+  crl.max_size = static_cast<std::size_t>(reader.positive("crl.max_size", 64LL * 1024 * 1024));
+  const auto seconds = [&](const char* key, std::chrono::seconds fallback) {
+    return std::chrono::seconds(reader.positive(key, fallback.count()));
+  };
+  crl.connect_timeout = seconds("crl.connect_timeout", crl.connect_timeout);
+  crl.read_timeout = seconds("crl.read_timeout", crl.read_timeout);
+  crl.min_lead = seconds("crl.min_lead", crl.min_lead);
+  crl.retry_initial = seconds("crl.retry_initial", crl.retry_initial);
+  crl.retry_max = seconds("crl.retry_max", crl.retry_max);
+  crl.warning_margin = seconds("crl.warning_margin", crl.warning_margin);
+  crl.refresh_at_percent = static_cast<int>(reader.positive("crl.refresh_at", 80));
+  if (crl.refresh_at_percent >= 100) {
+    reader.fail("crl.refresh_at", "is " + std::to_string(crl.refresh_at_percent) +
+                                      "; expected a percentage of the CRL's validity below 100");
+  }
+  AbstractConfiguration::Keys fingerprints;
+  reader.ini().keys("crl.urls", fingerprints);
+  for (const std::string& fingerprint : fingerprints) {
+    std::string normalised;
+    for (const char c : fingerprint) {
+      if (c != ':') {
+        normalised.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      }
+    }
+    if (normalised.size() != 64 ||
+        normalised.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      reader.fail("crl.urls." + fingerprint,
+                  "is not a CA's SHA-256 fingerprint (64 hex digits, as 'status --json' shows)");
+    }
+    std::vector<std::string>& urls = crl.extra_urls[normalised];
+    std::istringstream words(reader.text("crl.urls." + fingerprint));
+    for (std::string url; words >> url;) {
+      if (!url.starts_with("http://") && !url.starts_with("file://")) {
+        reader.fail("crl.urls." + fingerprint,
+                    "has '" + url + "'; expected http:// or file:// URLs");
+      }
+      urls.push_back(url);
+    }
+  }
   config.log_level = reader.text("log.level", config.log_level);
   if (!kLogLevels.contains(config.log_level)) {
     reader.fail("log.level",

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -23,6 +24,21 @@ struct StoreConfig {
   std::string policy;  // "auto" or "manual"
 };
 
+// How CRLs are found, fetched, refreshed and published.
+struct CrlSettings {
+  bool enabled = true;
+  std::string missing = "refuse";  // "refuse" or "omit"
+  std::size_t max_size = 64 * 1024 * 1024;
+  std::chrono::seconds connect_timeout{10};
+  std::chrono::seconds read_timeout{30};
+  int refresh_at_percent = 80;  // of the thisUpdate..nextUpdate window
+  std::chrono::seconds min_lead{3600};
+  std::chrono::seconds retry_initial{60};
+  std::chrono::seconds retry_max{3600};
+  std::chrono::seconds warning_margin{86400};
+  std::map<std::string, std::vector<std::string>> extra_urls;  // CA SHA-256 → URLs
+};
+
 // Everything the agent reads from its INI file, validated.
 struct AgentConfig {
   std::string source_file;
@@ -34,6 +50,7 @@ struct AgentConfig {
                       .reload_command = "nginx -s reload",
                       .pid_file = ""};
   std::chrono::seconds sync_interval{300};
+  CrlSettings crl;
   std::string log_level = "information";
 };
 

@@ -28,13 +28,30 @@ std::string renderClientsMap(const TrustMaterial& material) {
   return map;
 }
 
-std::string renderMtlsConf(const TrustMaterial& material, const std::string& output_dir) {
-  const std::string client_ca = (std::filesystem::path(output_dir) / "client-ca.pem").string();
+std::string renderCrls(const std::optional<std::vector<PublishedCrl>>& crls) {
+  std::string pem = kGeneratedNotice;
+  if (!crls) {
+    return pem + "# CRL checking is off: mtls.conf sets no ssl_crl.\n";
+  }
+  for (const PublishedCrl& crl : *crls) {
+    pem += "# " + commentSafe(crl.issuer) + "\n" + crl.pem;
+  }
+  return pem;
+}
+
+std::string renderMtlsConf(const TrustMaterial& material, const std::string& output_dir,
+                           bool with_crl) {
+  const std::filesystem::path directory(output_dir);
+  const std::string client_ca = (directory / "client-ca.pem").string();
   std::string conf = kGeneratedNotice;
   conf += "# Include inside each server {} block that requires client certificates.\n";
   conf += "ssl_client_certificate \"" + client_ca + "\";\n";
   conf += "ssl_verify_client on;\n";
   conf += "ssl_verify_depth " + std::to_string(material.verify_depth) + ";\n";
+  if (with_crl) {
+    conf += "# One current CRL for every CA in client-ca.pem: nginx checks the whole chain.\n";
+    conf += "ssl_crl \"" + (directory / "crl.pem").string() + "\";\n";
+  }
   conf += "# A certificate from a trusted CA that is not on the trusted-client list.\n";
   conf += "if ($certbridge_client != 1) {\n    return 403;\n}\n";
   return conf;
@@ -53,11 +70,13 @@ std::string commentSafe(const std::string& text) {
 }
 
 std::vector<OutputFile> renderNginxFiles(const TrustMaterial& material,
-                                         const std::string& output_dir) {
+                                         const std::string& output_dir,
+                                         const std::optional<std::vector<PublishedCrl>>& crls) {
   return {
       {"client-ca.pem", renderClientCa(material)},
       {"clients.map", renderClientsMap(material)},
-      {"mtls.conf", renderMtlsConf(material, output_dir)},
+      {"crl.pem", renderCrls(crls)},
+      {"mtls.conf", renderMtlsConf(material, output_dir, crls.has_value())},
   };
 }
 

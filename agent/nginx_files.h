@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,11 +14,19 @@ struct OutputFile {
   std::string content;
 };
 
-// Renders client-ca.pem, clients.map and mtls.conf for nginx. The output is a pure function of
-// the trust material and the directory (no timestamps), so unchanged trust renders byte-identical
-// files and causes no rewrite and no reload.
+// One current CRL for a CA in client-ca.pem.
+struct PublishedCrl {
+  std::string issuer;
+  std::string pem;
+};
+
+// Renders client-ca.pem, clients.map, crl.pem and mtls.conf for nginx. With `crls` set, mtls.conf
+// names crl.pem in ssl_crl; without, CRL checking is off and crl.pem says so. The output is a pure
+// function of its inputs (no timestamps), so unchanged trust renders byte-identical files and
+// causes no rewrite and no reload.
 std::vector<OutputFile> renderNginxFiles(const TrustMaterial& material,
-                                         const std::string& output_dir);
+                                         const std::string& output_dir,
+                                         const std::optional<std::vector<PublishedCrl>>& crls);
 
 // Text safe to put after '#' in an nginx comment: one line, printable ASCII only.
 std::string commentSafe(const std::string& text);

@@ -20,6 +20,10 @@ struct OpenSslDeleter {
   void operator()(EXTENDED_KEY_USAGE* value) const { EXTENDED_KEY_USAGE_free(value); }
   void operator()(CRL_DIST_POINTS* value) const { CRL_DIST_POINTS_free(value); }
   void operator()(BASIC_CONSTRAINTS* value) const { BASIC_CONSTRAINTS_free(value); }
+  void operator()(X509_NAME* value) const { X509_NAME_free(value); }
+  void operator()(X509_ALGOR* value) const { X509_ALGOR_free(value); }
+  void operator()(ASN1_TIME* value) const { ASN1_TIME_free(value); }
+  void operator()(EVP_MD_CTX* value) const { EVP_MD_CTX_free(value); }
   void operator()(char* value) const { OPENSSL_free(value); }
 };
 
@@ -31,6 +35,10 @@ using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter>;
 using ExtendedKeyUsagePtr = std::unique_ptr<EXTENDED_KEY_USAGE, OpenSslDeleter>;
 using CrlDistPointsPtr = std::unique_ptr<CRL_DIST_POINTS, OpenSslDeleter>;
 using BasicConstraintsPtr = std::unique_ptr<BASIC_CONSTRAINTS, OpenSslDeleter>;
+using X509NamePtr = std::unique_ptr<X509_NAME, OpenSslDeleter>;
+using X509AlgorPtr = std::unique_ptr<X509_ALGOR, OpenSslDeleter>;
+using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslDeleter>;
+using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpenSslDeleter>;
 using OpenSslStringPtr = std::unique_ptr<char, OpenSslDeleter>;
 
 // Drains OpenSSL's error queue into one line, e.g. "asn1 encoding routines::too long".

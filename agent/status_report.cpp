@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <ostream>
 
+#include "agent/nginx_files.h"
 #include "storage/audit_log.h"
 #include "storage/certificate_repository.h"
+#include "storage/crl_repository.h"
 
 namespace certbridge::agent {
 namespace {
@@ -22,6 +25,22 @@ std::string formatTime(std::int64_t unix_time) {
   gmtime_r(&time, &parts);
   char text[32];
   std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S UTC", &parts);
+  return text;
+}
+
+std::string formatDuration(std::int64_t seconds) {
+  const char* sign = seconds < 0 ? "-" : "";
+  seconds = seconds < 0 ? -seconds : seconds;
+  char text[32];
+  if (seconds >= kSecondsPerDay) {
+    std::snprintf(text, sizeof(text), "%s%lldd%02lldh", sign,
+                  static_cast<long long>(seconds / kSecondsPerDay),
+                  static_cast<long long>(seconds % kSecondsPerDay / 3600));
+  } else {
+    std::snprintf(text, sizeof(text), "%s%lldh%02lldm", sign,
+                  static_cast<long long>(seconds / 3600),
+                  static_cast<long long>(seconds % 3600 / 60));
+  }
   return text;
 }
 
@@ -51,10 +70,74 @@ std::string expiryLabel(std::int64_t days) {
   return "ok";
 }
 
+// One CA in client-ca.pem and the state of its CRL.
+struct CrlStatus {
+  std::string ca_subject;
+  std::string ca_sha256;
+  std::optional<storage::CrlRecord> crl;
+  storage::CrlFetchState fetch;
+  std::string level;  // "ok", "warning", "error"
+  std::string message;
+};
+
+std::vector<CrlStatus> crlStatuses(storage::Database& database, const AgentConfig& config,
+                                   const std::vector<storage::CertificateView>& certificates,
+                                   std::int64_t now) {
+  storage::CrlRepository crls(database);
+  std::vector<CrlStatus> statuses;
+  for (const storage::CrlFetchState& fetch : crls.fetchStates()) {
+    CrlStatus status;
+    status.ca_sha256 = fetch.ca_sha256;
+    status.fetch = fetch;
+    status.crl = crls.current(fetch.ca_sha256);
+    for (const storage::CertificateView& view : certificates) {
+      if (view.certificate.sha256 == fetch.ca_sha256) {
+        status.ca_subject = view.certificate.subject;
+      }
+    }
+    if (!status.crl) {
+      status.level = "error";
+      status.message = "no CRL held" + (fetch.last_error.empty() ? "" : ": " + fetch.last_error);
+    } else if (status.crl->next_update && *status.crl->next_update <= now) {
+      status.level = "error";
+      status.message = "CRL expired " + formatDuration(now - *status.crl->next_update) + " ago";
+    } else if (status.crl->next_update &&
+               *status.crl->next_update - now < config.crl.warning_margin.count()) {
+      status.level = "warning";
+      status.message = "CRL expires in " + formatDuration(*status.crl->next_update - now);
+    } else {
+      status.level = "ok";
+    }
+    if (status.level != "error" && fetch.last_result == "failed") {
+      status.message += (status.message.empty() ? "" : "; ") + std::string("last fetch failed: ") +
+                        fetch.last_error;
+    }
+    statuses.push_back(std::move(status));
+  }
+  std::sort(statuses.begin(), statuses.end(), [](const CrlStatus& left, const CrlStatus& right) {
+    return left.ca_subject < right.ca_subject;
+  });
+  return statuses;
+}
+
+// Revoked by the current CRL of a present CA whose subject is the client's issuer.
+bool isRevoked(storage::CrlRepository& crls, const storage::CertificateView& client,
+               const std::vector<storage::CertificateView>& certificates) {
+  for (const storage::CertificateView& ca : certificates) {
+    if (ca.certificate.is_ca && ca.certificate.subject == client.certificate.issuer &&
+        crls.isRevoked(ca.certificate.sha256, client.certificate.serial)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
-bool writeStatus(storage::Database& database, std::int64_t now, bool json, std::ostream& out) {
+bool writeStatus(storage::Database& database, const AgentConfig& config, std::int64_t now,
+                 bool json, std::ostream& out) {
   storage::CertificateRepository repository(database);
+  storage::CrlRepository crls(database);
   std::vector<storage::CertificateView> certificates = repository.listCertificates();
   std::erase_if(certificates, [](const auto& view) { return !view.present; });
   std::stable_sort(certificates.begin(), certificates.end(),
@@ -64,11 +147,26 @@ bool writeStatus(storage::Database& database, std::int64_t now, bool json, std::
   const std::vector<storage::StoreStatus> stores = repository.listStores();
   const std::optional<storage::PublishRecord> publish =
       storage::PublishHistory(database).lastChange();
+  const std::vector<CrlStatus> crl_statuses = config.crl.enabled
+                                                  ? crlStatuses(database, config, certificates, now)
+                                                  : std::vector<CrlStatus>{};
 
   bool healthy = !publish || publish->result != "failed";
   for (const storage::StoreStatus& store : stores) {
     healthy = healthy && store.last_sync_ok;
   }
+  for (const CrlStatus& status : crl_statuses) {
+    healthy = healthy && status.level != "error";
+  }
+  const auto trustOf = [&](const storage::CertificateView& view) -> std::string {
+    if (!view.trust) {
+      return "-";
+    }
+    if (view.client && isRevoked(crls, view, certificates)) {
+      return "revoked";
+    }
+    return storage::toString(*view.trust);
+  };
 
   if (json) {
     Poco::JSON::Object root;
@@ -95,6 +193,28 @@ bool writeStatus(storage::Database& database, std::int64_t now, bool json, std::
       entry.set("detail", publish->detail);
       root.set("last_publish", entry);
     }
+    Poco::JSON::Array crl_list;
+    for (const CrlStatus& status : crl_statuses) {
+      Poco::JSON::Object entry;
+      entry.set("ca_sha256", status.ca_sha256);
+      entry.set("ca_subject", status.ca_subject);
+      entry.set("level", status.level);
+      entry.set("message", status.message);
+      if (status.crl) {
+        entry.set("crl_number", status.crl->number.value_or(""));
+        entry.set("this_update", status.crl->this_update);
+        entry.set("next_update", status.crl->next_update.value_or(0));
+        entry.set("seconds_left", status.crl->next_update.value_or(now) - now);
+        entry.set("source", status.crl->source);
+        entry.set("revoked_count", status.crl->revoked_count);
+      }
+      entry.set("last_fetch_at", status.fetch.last_attempt_at.value_or(0));
+      entry.set("last_fetch_result", status.fetch.last_result);
+      entry.set("last_fetch_error", status.fetch.last_error);
+      entry.set("next_fetch_at", status.fetch.next_fetch_at.value_or(0));
+      crl_list.add(entry);
+    }
+    root.set("crls", crl_list);
     Poco::JSON::Array certificate_list;
     for (const storage::CertificateView& view : certificates) {
       Poco::JSON::Object entry;
@@ -107,7 +227,7 @@ bool writeStatus(storage::Database& database, std::int64_t now, bool json, std::
       entry.set("not_after", view.certificate.not_after);
       entry.set("days_left", daysLeft(view, now));
       entry.set("role", roleOf(view));
-      entry.set("trust", view.trust ? storage::toString(*view.trust) : std::string());
+      entry.set("trust", view.trust ? trustOf(view) : std::string());
       entry.set("key_type", view.certificate.key_type);
       entry.set("sources", view.sources);
       certificate_list.add(entry);
@@ -123,7 +243,7 @@ bool writeStatus(storage::Database& database, std::int64_t now, bool json, std::
     out << "  " << store.definition.name << "  " << store.definition.type << ":"
         << store.definition.location << "  policy " << store.definition.policy << "  last sync "
         << (store.last_sync_at ? formatTime(*store.last_sync_at) : "never") << "  "
-        << (store.last_sync_ok ? "ok" : "FAILED: " + store.last_sync_error) << "\n";
+        << (store.last_sync_ok ? "ok" : "FAILED: " + commentSafe(store.last_sync_error)) << "\n";
   }
   out << "\nLast publish: ";
   if (publish) {
@@ -131,6 +251,33 @@ bool writeStatus(storage::Database& database, std::int64_t now, bool json, std::
         << (publish->detail.empty() ? "" : ": " + publish->detail) << "\n";
   } else {
     out << "never\n";
+  }
+  if (config.crl.enabled) {
+    out << "\nCRLs of the CAs in client-ca.pem:\n";
+    for (const CrlStatus& status : crl_statuses) {
+      out << "  "
+          << (status.level == "ok"        ? "ok     "
+              : status.level == "warning" ? "WARNING"
+                                          : "ERROR  ")
+          << "  " << commentSafe(status.ca_subject) << "\n";
+      if (status.crl) {
+        out << "           next update "
+            << (status.crl->next_update ? formatTime(*status.crl->next_update) + " (in " +
+                                              formatDuration(*status.crl->next_update - now) + ")"
+                                        : std::string("none"))
+            << ", number " << status.crl->number.value_or("-") << ", " << status.crl->revoked_count
+            << " revoked, from " << status.crl->source << "\n";
+      }
+      out << "           last fetch "
+          << (status.fetch.last_attempt_at
+                  ? formatTime(*status.fetch.last_attempt_at) + " " + status.fetch.last_result
+                  : std::string("never"))
+          << ", next planned "
+          << (status.fetch.next_fetch_at ? formatTime(*status.fetch.next_fetch_at) : "-") << "\n";
+      if (!status.message.empty()) {
+        out << "           " << commentSafe(status.message) << "\n";
+      }
+    }
   }
   out << "\nCertificates (soonest expiry first):\n";
   char line[160];
@@ -141,9 +288,10 @@ bool writeStatus(storage::Database& database, std::int64_t now, bool json, std::
     const std::int64_t days = daysLeft(view, now);
     std::snprintf(line, sizeof(line), "  %-13s %6lld  %-10.10s %-8s %-9s ",
                   expiryLabel(days).c_str(), static_cast<long long>(days),
-                  formatTime(view.certificate.not_after).c_str(),
-                  view.trust ? storage::toString(*view.trust).c_str() : "-", roleOf(view).c_str());
-    out << line << view.certificate.subject << " [" << view.sources << "]\n";
+                  formatTime(view.certificate.not_after).c_str(), trustOf(view).c_str(),
+                  roleOf(view).c_str());
+    out << line << commentSafe(view.certificate.subject) << " [" << commentSafe(view.sources)
+        << "]\n";
   }
   return healthy;
 }

@@ -109,6 +109,19 @@ storage::CertificateRole classify(const Certificate& certificate,
                                            : storage::CertificateRole::other;
 }
 
+void removeRevokedClients(TrustMaterial& material,
+                          const std::function<bool(const std::string& issuer_sha256,
+                                                   const std::string& serial)>& is_revoked) {
+  std::erase_if(material.clients, [&](const TrustedClient& client) {
+    if (!is_revoked(client.issuer_sha256, client.serial)) {
+      return false;
+    }
+    material.warnings.push_back("trusted client " + client.label + " (serial " + client.serial +
+                                ") is revoked by its CA's CRL; left out");
+    return true;
+  });
+}
+
 TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& certificates,
                                  std::int64_t now) {
   TrustMaterial material;
@@ -205,12 +218,14 @@ TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& ce
     addChain(chain);
     longest = std::max(longest, chain.cas.size());
     material.clients.push_back(TrustedClient{
-        client.record().sha1, view.sources.empty() ? client.record().subject : view.sources});
+        client.record().sha1, view.sources.empty() ? client.record().subject : view.sources,
+        chain.cas.front()->certificate->record().sha256, client.record().serial});
   }
 
   for (const Certificate* certificate : bundle) {
     material.client_cas.push_back(BundledCa{certificate->record().subject,
-                                            certificate->record().sha256, certificate->toPem()});
+                                            certificate->record().sha256, certificate->toPem(),
+                                            certificate->record().der});
   }
   std::sort(material.client_cas.begin(), material.client_cas.end(),
             [](const BundledCa& left, const BundledCa& right) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,11 +20,14 @@ struct BundledCa {
   std::string subject;
   std::string sha256;
   std::string pem;
+  std::vector<unsigned char> der;
 };
 
 struct TrustedClient {
-  std::string sha1;   // what nginx's $ssl_client_fingerprint holds
-  std::string label;  // nickname or subject, for the comment beside the map entry
+  std::string sha1;           // what nginx's $ssl_client_fingerprint holds
+  std::string label;          // nickname or subject, for the comment beside the map entry
+  std::string issuer_sha256;  // the CA that issued it, whose CRL decides on it
+  std::string serial;
 };
 
 // What nginx must be told, derived from storage: the CA bundle (each certificate once, in a
@@ -40,6 +44,11 @@ class RenderError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// Leaves out every client that `is_revoked(issuer_sha256, serial)` says is revoked, with a warning.
+void removeRevokedClients(TrustMaterial& material,
+                          const std::function<bool(const std::string& issuer_sha256,
+                                                   const std::string& serial)>& is_revoked);
 
 // Builds chains from each trusted client, and from each trust anchor, up to a self-signed root
 // using the CA certificates present in the stores. A client is published only when its chain is

@@ -5,8 +5,7 @@
 #include <algorithm>
 
 #include "agent/certificate.h"
-#include "agent/nginx_files.h"
-#include "agent/trust_material.h"
+#include "agent/crl.h"
 #include "platform/cert_store.h"
 
 namespace certbridge::agent {
@@ -60,15 +59,18 @@ TrustSync::TrustSync(const AgentConfig& config, storage::Database& database, Poc
     : config_(config),
       certificates_(database),
       publish_history_(database),
+      crls_(database),
+      crl_refresher_(config.crl, database, logger),
       publisher_(config.nginx),
       logger_(logger) {}
 
-SyncReport TrustSync::syncOnce(std::int64_t now) {
+SyncReport TrustSync::syncOnce(std::int64_t now, const CrlForce& force) {
   SyncReport report;
+  store_crls_.clear();
   for (const StoreConfig& store : config_.stores) {
     syncStore(store, now, report);
   }
-  renderAndPublish(now, report);
+  renderAndPublish(now, force, report);
   return report;
 }
 
@@ -77,6 +79,9 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
   try {
     const auto reader = platform::openCertStore({store.type, store.path});
     const platform::StoreSnapshot snapshot = reader->read();
+    for (const platform::StoreCrl& crl : snapshot.crls) {
+      store_crls_.emplace_back(store.name, crl);
+    }
     const std::string digest = snapshotDigest(snapshot);
     if (certificates_.snapshotDigest(store.name) == digest) {
       certificates_.recordSyncResult(definition, now, "");
@@ -119,18 +124,81 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
   }
 }
 
-void TrustSync::renderAndPublish(std::int64_t now, SyncReport& report) {
+std::optional<std::vector<PublishedCrl>> TrustSync::prepareCrls(
+    TrustMaterial& material, const std::vector<storage::CertificateView>& certificates,
+    std::int64_t now, const CrlForce& force, SyncReport& report) {
+  if (!config_.crl.enabled) {
+    return std::nullopt;
+  }
+  std::vector<std::string> in_play;
+  std::vector<PublishedCrl> published;
+  std::vector<std::string> missing;
+  for (const BundledCa& bundled : material.client_cas) {
+    in_play.push_back(bundled.sha256);
+    const Certificate ca = Certificate::fromDer(bundled.der, "CA " + bundled.subject);
+    std::vector<std::pair<std::string, platform::StoreCrl>> own_store_crls;
+    for (const auto& [store, crl] : store_crls_) {
+      try {
+        if (Crl::parse(crl.der, "CRL in store " + store).isIssuedBy(ca)) {
+          own_store_crls.emplace_back(store, crl);
+        }
+      } catch (const CrlError& error) {
+        report.warnings.push_back(error.what());
+      }
+    }
+    const CrlRefreshResult result =
+        crl_refresher_.refresh(ca, findCrlSources(ca, certificates, own_store_crls, config_.crl),
+                               now, force.covers(bundled.sha256));
+    if (result.result == "updated") {
+      report.crl_updates.push_back("CRL for '" + bundled.subject + "' updated");
+    } else if (result.result == "failed") {
+      report.warnings.push_back("CRL refresh for '" + bundled.subject +
+                                "' failed: " + result.detail);
+    }
+    const std::optional<storage::CrlRecord> crl = crls_.current(bundled.sha256);
+    if (crl && (!crl->next_update || *crl->next_update > now)) {
+      published.push_back({bundled.subject, crlToPem(crls_.der(bundled.sha256))});
+    } else {
+      missing.push_back("'" + bundled.subject + "' (" + (crl ? "its CRL expired" : "no CRL held") +
+                        ")");
+    }
+  }
+  crls_.retainFetchStates(in_play);
+  removeRevokedClients(material, [&](const std::string& issuer, const std::string& serial) {
+    return crls_.isRevoked(issuer, serial);
+  });
+
+  if (missing.empty()) {
+    return published;
+  }
+  std::string list;
+  for (const std::string& ca : missing) {
+    list += (list.empty() ? "" : ", ") + ca;
+  }
+  if (config_.crl.missing == "refuse") {
+    throw RenderError("no current CRL for " + list +
+                      "; with crl.missing = refuse the files published before stay in place "
+                      "(see 'certbridge status' for each CA's last fetch)");
+  }
+  report.warnings.push_back("no current CRL for " + list +
+                            "; published WITHOUT ssl_crl because crl.missing = omit");
+  return std::nullopt;
+}
+
+void TrustSync::renderAndPublish(std::int64_t now, const CrlForce& force, SyncReport& report) {
   std::vector<OutputFile> files;
   try {
-    const TrustMaterial material = buildTrustMaterial(certificates_.listCertificates(), now);
-    report.warnings = material.warnings;
-    files = renderNginxFiles(material, config_.nginx.output_dir);
+    const std::vector<storage::CertificateView> certificates = certificates_.listCertificates();
+    TrustMaterial material = buildTrustMaterial(certificates, now);
+    const auto crls = prepareCrls(material, certificates, now, force, report);
+    report.warnings.insert(report.warnings.end(), material.warnings.begin(),
+                           material.warnings.end());
+    files = renderNginxFiles(material, config_.nginx.output_dir, crls);
     report.rendered = true;
   } catch (const std::exception& error) {
     report.errors.push_back(std::string("nothing published: ") + error.what());
     return;
   }
-
   report.publish = publisher_.publish(files);
   try {
     publish_history_.append({now, toString(report.publish.result),

@@ -3,21 +3,34 @@
 #include <Poco/Logger.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/config.h"
+#include "agent/crl_refresh.h"
+#include "agent/nginx_files.h"
 #include "agent/nginx_publisher.h"
+#include "agent/trust_material.h"
 #include "storage/audit_log.h"
 #include "storage/certificate_repository.h"
+#include "storage/crl_repository.h"
 #include "storage/database.h"
 
 namespace certbridge::agent {
 
+// Which CRLs to fetch now whatever their plan says (`certbridge crl refresh`).
+struct CrlForce {
+  bool all = false;
+  std::string ca_sha256;  // one CA; empty for none
+  bool covers(const std::string& sha256) const { return all || ca_sha256 == sha256; }
+};
+
 struct SyncReport {
-  std::vector<std::string> errors;    // each names the store, file or certificate at fault
-  std::vector<std::string> warnings;  // certificates left out, and why
-  std::vector<std::string> changes;   // what the stores added or lost
+  std::vector<std::string> errors;       // each names the store, file or certificate at fault
+  std::vector<std::string> warnings;     // certificates left out, and why
+  std::vector<std::string> changes;      // what the stores added or lost
+  std::vector<std::string> crl_updates;  // CRLs replaced this time
   PublishOutcome publish;
   bool rendered = false;
   bool ok() const { return errors.empty() && publish.result != PublishOutcome::Result::failed; }
@@ -33,15 +46,27 @@ class TrustSync {
  public:
   TrustSync(const AgentConfig& config, storage::Database& database, Poco::Logger& logger);
 
-  SyncReport syncOnce(std::int64_t now);
+  SyncReport syncOnce(std::int64_t now, const CrlForce& force = {});
+  // When the next planned CRL fetch is due, for the run loop.
+  std::optional<std::int64_t> nextCrlFetch() { return crl_refresher_.nextDue(); }
 
  private:
   void syncStore(const StoreConfig& store, std::int64_t now, SyncReport& report);
-  void renderAndPublish(std::int64_t now, SyncReport& report);
+  void renderAndPublish(std::int64_t now, const CrlForce& force, SyncReport& report);
+  // Refreshes the CRL of every CA in the bundle, drops revoked clients, and returns the CRLs to
+  // publish, or nullopt when CRL checking is off (disabled, or missing CRLs with crl.missing =
+  // omit). Throws RenderError when a CRL is missing and crl.missing = refuse.
+  std::optional<std::vector<PublishedCrl>> prepareCrls(
+      TrustMaterial& material, const std::vector<storage::CertificateView>& certificates,
+      std::int64_t now, const CrlForce& force, SyncReport& report);
 
   const AgentConfig& config_;
   storage::CertificateRepository certificates_;
   storage::PublishHistory publish_history_;
+  storage::CrlRepository crls_;
+  CrlRefresher crl_refresher_;
+  // CRLs the stores held at this sync, by store name.
+  std::vector<std::pair<std::string, platform::StoreCrl>> store_crls_;
   NginxPublisher publisher_;
   Poco::Logger& logger_;
 };

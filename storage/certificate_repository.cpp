@@ -57,7 +57,7 @@ std::optional<std::string> CertificateRepository::snapshotDigest(const std::stri
   database_.read([&] {
     Statement select = database_.prepare("SELECT snapshot_sha256 FROM stores WHERE name = ?");
     select.bind(1, store);
-    if (select.step() && select.optionalInteger(0).has_value()) {
+    if (select.step() && !select.isNull(0)) {
       digest = select.text(0);
     }
   });

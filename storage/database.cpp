@@ -71,8 +71,41 @@ void migrateToV1(Database& database) {
   )sql");
 }
 
+// Version 2: CRLs. One current CRL per CA, its revoked serials indexed for "is this client
+// revoked?", and the fetch plan per CA so that it survives a restart.
+void migrateToV2(Database& database) {
+  database.execute(R"sql(
+    CREATE TABLE crls (
+      ca_sha256 TEXT PRIMARY KEY REFERENCES certificates (sha256),
+      issuer TEXT NOT NULL,
+      crl_number TEXT,
+      this_update INTEGER NOT NULL,
+      next_update INTEGER,
+      source TEXT NOT NULL,
+      fetched_at INTEGER NOT NULL,
+      sha256 TEXT NOT NULL,
+      revoked_count INTEGER NOT NULL,
+      der BLOB NOT NULL
+    );
+    CREATE TABLE revoked_serials (
+      ca_sha256 TEXT NOT NULL,
+      serial TEXT NOT NULL,
+      PRIMARY KEY (ca_sha256, serial)
+    ) WITHOUT ROWID;
+    CREATE TABLE crl_fetches (
+      ca_sha256 TEXT PRIMARY KEY,
+      next_fetch_at INTEGER,
+      last_attempt_at INTEGER,
+      last_result TEXT NOT NULL,
+      last_error TEXT NOT NULL,
+      failures INTEGER NOT NULL
+    );
+  )sql");
+}
+
 using MigrationStep = void (*)(Database&);
-constexpr std::array<MigrationStep, Database::kSchemaVersion> kMigrations = {migrateToV1};
+constexpr std::array<MigrationStep, Database::kSchemaVersion> kMigrations = {migrateToV1,
+                                                                             migrateToV2};
 
 }  // namespace
 

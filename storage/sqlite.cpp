@@ -44,6 +44,18 @@ Statement& Statement::bind(int index, const std::optional<std::int64_t>& value) 
   return value ? bind(index, *value) : bindNull(index);
 }
 
+Statement& Statement::bindUncopied(int index, std::span<const unsigned char> value) {
+  if (sqlite3_bind_blob64(statement_.get(), index, value.data(), value.size(), SQLITE_STATIC) !=
+      SQLITE_OK) {
+    fail("cannot bind parameter " + std::to_string(index));
+  }
+  return *this;
+}
+
+bool Statement::isNull(int column) const {
+  return sqlite3_column_type(statement_.get(), column) == SQLITE_NULL;
+}
+
 Statement& Statement::bindNull(int index) {
   if (sqlite3_bind_null(statement_.get(), index) != SQLITE_OK) {
     fail("cannot bind parameter " + std::to_string(index));

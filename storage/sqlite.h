@@ -30,6 +30,10 @@ class Statement {
   Statement& bind(int index, std::span<const unsigned char> value);
   Statement& bind(int index, const std::optional<std::int64_t>& value);
   Statement& bindNull(int index);
+  // Binds without copying: `value` must stay valid until the statement is reset or stepped to
+  // its end. For large blobs (a CRL of tens of megabytes).
+  Statement& bindUncopied(int index, std::span<const unsigned char> value);
+  bool isNull(int column) const;
 
   // True while a row is available.
   bool step();

@@ -25,7 +25,7 @@ std::string contentOf(const std::vector<OutputFile>& files, const std::string& n
 }
 
 TEST(NginxFiles, MapHasOneLinePerTrustedClientAndDefaultZero) {
-  const auto files = renderNginxFiles(sampleMaterial(), "/etc/nginx/certbridge");
+  const auto files = renderNginxFiles(sampleMaterial(), "/etc/nginx/certbridge", std::nullopt);
   const std::string map = contentOf(files, "clients.map");
   EXPECT_NE(map.find("map $ssl_client_fingerprint $certbridge_client {"), std::string::npos);
   EXPECT_NE(map.find("    default 0;\n"), std::string::npos);
@@ -34,7 +34,7 @@ TEST(NginxFiles, MapHasOneLinePerTrustedClientAndDefaultZero) {
 }
 
 TEST(NginxFiles, MtlsConfNamesTheBundleAndTheComputedDepth) {
-  const auto files = renderNginxFiles(sampleMaterial(), "/etc/nginx/certbridge");
+  const auto files = renderNginxFiles(sampleMaterial(), "/etc/nginx/certbridge", std::nullopt);
   const std::string conf = contentOf(files, "mtls.conf");
   EXPECT_NE(conf.find("ssl_client_certificate \"/etc/nginx/certbridge/client-ca.pem\";"),
             std::string::npos);
@@ -44,7 +44,7 @@ TEST(NginxFiles, MtlsConfNamesTheBundleAndTheComputedDepth) {
 }
 
 TEST(NginxFiles, BundleHoldsEachCertificateWithItsSubject) {
-  const auto files = renderNginxFiles(sampleMaterial(), "/x");
+  const auto files = renderNginxFiles(sampleMaterial(), "/x", std::nullopt);
   const std::string pem = contentOf(files, "client-ca.pem");
   EXPECT_NE(pem.find("# CN=Root\n# sha256 ab12\n-----BEGIN CERTIFICATE-----"), std::string::npos);
 }
@@ -52,7 +52,7 @@ TEST(NginxFiles, BundleHoldsEachCertificateWithItsSubject) {
 TEST(NginxFiles, CertificateTextCannotBreakOutOfAComment) {
   TrustMaterial material = sampleMaterial();
   material.clients[0].label = "evil\n    default 1;\r\n}";
-  const std::string map = contentOf(renderNginxFiles(material, "/x"), "clients.map");
+  const std::string map = contentOf(renderNginxFiles(material, "/x", std::nullopt), "clients.map");
   EXPECT_EQ(map.find("\n    default 1;"), std::string::npos);
   EXPECT_NE(map.find("# evil?    default 1;??}"), std::string::npos);
   EXPECT_EQ(commentSafe("caf\xc3\xa9\tx"), "caf???x");

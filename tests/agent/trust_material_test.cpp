@@ -169,7 +169,8 @@ TEST_F(TrustMaterialTest, OutputDoesNotDependOnInputOrder) {
                                         view(bob_, false, "bob", TrustState::trusted),
                                         view(carol, false, "carol", TrustState::trusted)};
   const auto render = [&] {
-    return renderNginxFiles(buildTrustMaterial(views, now()), "/etc/nginx/certbridge");
+    return renderNginxFiles(buildTrustMaterial(views, now()), "/etc/nginx/certbridge",
+                            std::nullopt);
   };
   const std::vector<OutputFile> first = render();
   std::mt19937 random(42);

@@ -36,9 +36,15 @@ class RunCommand : public MtlsEdge {
     return stopped.exit_code;
   }
 
-  void waitForLog(const std::string& text) {
+  // Waits until `text` appears `times` times in the agent's log.
+  void waitForLog(const std::string& text, int times = 1) {
     for (int attempt = 0; attempt < 200; ++attempt) {
-      if (readFile(root_.file("run.log")).find(text) != std::string::npos) {
+      const std::string log = readFile(root_.file("run.log"));
+      int seen = 0;
+      for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+        ++seen;
+      }
+      if (seen >= times) {
         return;
       }
       shell("sleep 0.05");
@@ -63,6 +69,9 @@ TEST_F(RunCommand, PublishesAStoreChangeWithoutWaitingForTheInterval) {
   RecordProperty("change_to_enforcement_ms", static_cast<int>(elapsed.count() * 1000));
 
   ASSERT_EQ(demoPki("remove", "dave").exit_code, 0);
+  // Wait for the agent first: just after a reload an old nginx worker may still answer with
+  // the configuration before dave was added.
+  waitForLog("published clients.map and reloaded nginx\n", 2);
   EXPECT_EQ(waitForStatus(403, "dave"), 403) << readFile(root_.file("run.log"));
 
   const std::string log = readFile(root_.file("run.log"));

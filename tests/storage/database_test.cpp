@@ -33,22 +33,41 @@ TEST(Database, NewDatabaseGetsTheCurrentSchemaInWalMode) {
   EXPECT_EQ(sqlite(dir.file("new.db"), "PRAGMA journal_mode"), "wal\n");
 }
 
-// Version 0 is an empty SQLite file, e.g. one an installer created; migrateToV1 must build the
+// Version 0 is an empty SQLite file, e.g. one an installer created; the ladder must build the
 // whole schema from it.
-TEST(Database, MigratesAnEmptyVersionZeroFileToVersionOne) {
+TEST(Database, MigratesAnEmptyVersionZeroFileToTheCurrentVersion) {
   testing::TempDir dir;
   sqlite(dir.file("v0.db"),
          "PRAGMA user_version = 0; CREATE TABLE unrelated_probe (x); "
          "DROP TABLE unrelated_probe;");
   ASSERT_EQ(sqlite(dir.file("v0.db"), "PRAGMA user_version"), "0\n");
   { Database database(dir.file("v0.db")); }
-  EXPECT_EQ(sqlite(dir.file("v0.db"), "PRAGMA user_version"), "1\n");
+  EXPECT_EQ(sqlite(dir.file("v0.db"), "PRAGMA user_version"),
+            std::to_string(Database::kSchemaVersion) + "\n");
   const std::string tables =
       sqlite(dir.file("v0.db"), "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1");
-  for (const char* table : {"audit_log", "certificate_sources", "certificates", "publish_history",
-                            "stores", "trust_decisions"}) {
+  for (const char* table :
+       {"audit_log", "certificate_sources", "certificates", "publish_history", "stores",
+        "trust_decisions", "crls", "revoked_serials", "crl_fetches"}) {
     EXPECT_NE(tables.find(table), std::string::npos) << table;
   }
+}
+
+// A database made at version 1 (before CRLs): exactly the current schema minus what
+// migrateToV2 adds, with data in it. Upgrading keeps the data and adds the CRL tables.
+TEST(Database, UpgradesAVersionOneDatabaseKeepingItsData) {
+  testing::TempDir dir;
+  { Database database(dir.file("v1.db")); }
+  sqlite(dir.file("v1.db"),
+         "DROP TABLE crls; DROP TABLE revoked_serials; DROP TABLE crl_fetches; "
+         "PRAGMA user_version = 1; "
+         "INSERT INTO audit_log (at, actor, origin, action, target, detail) "
+         "VALUES (1, 'me', 'cli', 'kept', 'y', 'z');");
+  ASSERT_EQ(sqlite(dir.file("v1.db"), "PRAGMA user_version"), "1\n");
+  { Database database(dir.file("v1.db")); }
+  EXPECT_EQ(sqlite(dir.file("v1.db"), "PRAGMA user_version"), "2\n");
+  EXPECT_EQ(sqlite(dir.file("v1.db"), "SELECT action FROM audit_log"), "kept\n");
+  EXPECT_EQ(sqlite(dir.file("v1.db"), "SELECT COUNT(*) FROM crls"), "0\n");
 }
 
 TEST(Database, ReopeningKeepsTheData) {

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
 #include <stdexcept>
 
 #include "agent/openssl_handles.h"
@@ -81,19 +82,18 @@ TestCertificate TestCertificate::issue(const CertificateSpec& spec, const TestCe
   return result;
 }
 
-std::vector<unsigned char> TestCertificate::crlDer(
-    const std::vector<std::string>& revoked_serials) const {
+std::vector<unsigned char> TestCertificate::crlDer(const CrlSpec& spec) const {
   const agent::X509CrlPtr crl(X509_CRL_new());
   check(X509_CRL_set_version(crl.get(), 1), "CRL version");
   check(X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(certificate_.get())),
         "CRL issuer");
-  const std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> this_update(
-      X509_gmtime_adj(nullptr, -60), &ASN1_TIME_free);
-  const std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> next_update(
-      X509_gmtime_adj(nullptr, 86400), &ASN1_TIME_free);
+  const agent::Asn1TimePtr this_update(
+      X509_gmtime_adj(nullptr, static_cast<long>(spec.this_update_offset)));
+  const agent::Asn1TimePtr next_update(
+      X509_gmtime_adj(nullptr, static_cast<long>(spec.next_update_offset)));
   check(X509_CRL_set1_lastUpdate(crl.get(), this_update.get()), "thisUpdate");
   check(X509_CRL_set1_nextUpdate(crl.get(), next_update.get()), "nextUpdate");
-  for (const std::string& serial_hex : revoked_serials) {
+  for (const std::string& serial_hex : spec.revoked_serials) {
     X509_REVOKED* revoked = X509_REVOKED_new();
     BIGNUM* number = nullptr;
     check(BN_hex2bn(&number, serial_hex.c_str()), "serial");
@@ -104,12 +104,120 @@ std::vector<unsigned char> TestCertificate::crlDer(
     X509_REVOKED_set_revocationDate(revoked, this_update.get());
     check(X509_CRL_add0_revoked(crl.get(), revoked), "revoked entry");  // takes ownership
   }
+  if (spec.number > 0) {
+    const std::unique_ptr<ASN1_INTEGER, decltype(&ASN1_INTEGER_free)> number(ASN1_INTEGER_new(),
+                                                                             &ASN1_INTEGER_free);
+    ASN1_INTEGER_set_int64(number.get(), spec.number);
+    check(X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0), "crlNumber");
+  }
   check(X509_CRL_sort(crl.get()), "sort");
   check(X509_CRL_sign(crl.get(), key_.get(), EVP_sha256()), "CRL signing");
   unsigned char* data = nullptr;
   const int length = i2d_X509_CRL(crl.get(), &data);
   const agent::OpenSslStringPtr owned(reinterpret_cast<char*>(data));
   return std::vector<unsigned char>(data, data + length);
+}
+
+namespace {
+
+void appendLength(std::vector<unsigned char>& out, std::size_t length) {
+  if (length < 0x80) {
+    out.push_back(static_cast<unsigned char>(length));
+    return;
+  }
+  unsigned char bytes[4];
+  int count = 0;
+  for (std::size_t rest = length; rest > 0; rest >>= 8) {
+    bytes[count++] = static_cast<unsigned char>(rest & 0xff);
+  }
+  out.push_back(static_cast<unsigned char>(0x80 | count));
+  while (count > 0) {
+    out.push_back(bytes[--count]);
+  }
+}
+
+std::vector<unsigned char> wrap(unsigned char tag, const std::vector<unsigned char>& contents) {
+  std::vector<unsigned char> out{tag};
+  appendLength(out, contents.size());
+  out.insert(out.end(), contents.begin(), contents.end());
+  return out;
+}
+
+void append(std::vector<unsigned char>& out, const std::vector<unsigned char>& more) {
+  out.insert(out.end(), more.begin(), more.end());
+}
+
+std::vector<unsigned char> integer(std::uint64_t value) {
+  std::vector<unsigned char> bytes;
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    const auto byte = static_cast<unsigned char>(value >> shift);
+    if (!bytes.empty() || byte != 0 || shift == 0) {
+      if (bytes.empty() && (byte & 0x80) != 0) {
+        bytes.push_back(0);
+      }
+      bytes.push_back(byte);
+    }
+  }
+  return wrap(0x02, bytes);
+}
+
+std::vector<unsigned char> utcTime(std::int64_t offset) {
+  const std::time_t when = std::time(nullptr) + offset;
+  std::tm parts{};
+  gmtime_r(&when, &parts);
+  char text[16];
+  std::strftime(text, sizeof(text), "%y%m%d%H%M%SZ", &parts);
+  return wrap(0x17, std::vector<unsigned char>(text, text + 13));
+}
+
+}  // namespace
+
+std::vector<unsigned char> TestCertificate::largeCrlDer(std::size_t count,
+                                                        std::int64_t number) const {
+  // ecdsa-with-SHA256, the algorithm every test key signs with.
+  const std::vector<unsigned char> algorithm = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                                0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+  unsigned char* name_der = nullptr;
+  const int name_length = i2d_X509_NAME(X509_get_subject_name(certificate_.get()), &name_der);
+  const agent::OpenSslStringPtr owned_name(reinterpret_cast<char*>(name_der));
+
+  const std::vector<unsigned char> revocation_date = utcTime(-3600);
+  std::vector<unsigned char> entries;
+  entries.reserve(count * 24);
+  for (std::size_t serial = 1; serial <= count; ++serial) {
+    std::vector<unsigned char> entry = integer(serial);
+    append(entry, revocation_date);
+    append(entries, wrap(0x30, entry));
+  }
+
+  std::vector<unsigned char> tbs = integer(1);
+  append(tbs, algorithm);
+  tbs.insert(tbs.end(), name_der, name_der + name_length);
+  append(tbs, utcTime(-60));
+  append(tbs, utcTime(86400));
+  append(tbs, wrap(0x30, entries));
+  entries = {};
+  // crlExtensions [0] { Extension { cRLNumber, OCTET STRING { INTEGER } } }
+  std::vector<unsigned char> extension = {0x06, 0x03, 0x55, 0x1d, 0x14};
+  append(extension, wrap(0x04, integer(static_cast<std::uint64_t>(number))));
+  append(tbs, wrap(0xa0, wrap(0x30, wrap(0x30, extension))));
+  tbs = wrap(0x30, tbs);
+
+  const agent::EvpMdCtxPtr context(EVP_MD_CTX_new());
+  std::size_t signature_length = 0;
+  check(EVP_DigestSignInit(context.get(), nullptr, EVP_sha256(), nullptr, key_.get()), "sign init");
+  check(EVP_DigestSign(context.get(), nullptr, &signature_length, tbs.data(), tbs.size()),
+        "sign size");
+  std::vector<unsigned char> signature(signature_length + 1, 0);
+  check(EVP_DigestSign(context.get(), signature.data() + 1, &signature_length, tbs.data(),
+                       tbs.size()),
+        "sign");
+  signature.resize(signature_length + 1);
+
+  std::vector<unsigned char> crl = std::move(tbs);
+  append(crl, algorithm);
+  append(crl, wrap(0x03, signature));
+  return wrap(0x30, crl);
 }
 
 std::vector<unsigned char> TestCertificate::der() const {

@@ -1,0 +1,301 @@
+#include "agent/crl_refresh.h"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <chrono>
+
+#include "agent/crl.h"
+#include "agent/url_fetcher.h"
+#include "storage/certificate_repository.h"
+#include "tests/support/http_server.h"
+#include "tests/support/shell.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_pki.h"
+
+namespace certbridge::agent {
+namespace {
+
+using testing::CrlSpec;
+using testing::HttpReply;
+using testing::TestCertificate;
+
+std::int64_t unixNow() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+// Real HTTP on 127.0.0.1 (a Poco server inside the test), a real SQLite file.
+class CrlRefreshTest : public ::testing::Test {
+ protected:
+  // The CA is known to storage, as a store sync would have made it.
+  CrlRefreshTest() {
+    storage::CertificateRepository(database_).applySnapshot(
+        {"main", "nss", "sql:/x", "auto"},
+        {{ca_parsed_.record(), "ca", storage::CertificateRole::anchor}}, "digest", unixNow());
+  }
+
+  CrlSources from(const std::vector<std::string>& paths) {
+    CrlSources sources;
+    for (const std::string& path : paths) {
+      sources.urls.push_back(server_.url(path));
+    }
+    return sources;
+  }
+
+  HttpReply crlReply(const CrlSpec& spec) { return HttpReply{.body = ca_.crlDer(spec)}; }
+
+  std::optional<storage::CrlRecord> held() { return crls_.current(ca_parsed_.record().sha256); }
+
+  storage::CrlFetchState state() { return *crls_.fetchState(ca_parsed_.record().sha256); }
+
+  // Stores CRL number 5 so that every later test starts from a CRL held.
+  void holdNumberFive() {
+    server_.set("/ca.crl", crlReply(CrlSpec{.revoked_serials = {"AA"}, .number = 5}));
+    ASSERT_EQ(refresher_.refresh(ca_parsed_, from({"/ca.crl"}), unixNow(), true).result, "updated");
+  }
+
+  // After a refused or failed fetch, the CRL held before is still the one in use.
+  void expectNumberFiveStillHeld() {
+    ASSERT_TRUE(held().has_value());
+    EXPECT_EQ(held()->number, "05");
+    EXPECT_TRUE(crls_.isRevoked(ca_parsed_.record().sha256, "AA"));
+  }
+
+  testing::TempDir dir_;
+  testing::TestHttpServer server_;
+  storage::Database database_{dir_.file("certbridge.db")};
+  storage::CrlRepository crls_{database_};
+  CrlSettings settings_;
+  CrlRefresher refresher_{settings_, database_, Poco::Logger::get("test")};
+  TestCertificate ca_ = TestCertificate::issue({.common_name = "CA", .ca = true}, nullptr);
+  Certificate ca_parsed_ = Certificate::fromDer(ca_.der(), "ca");
+};
+
+TEST_F(CrlRefreshTest, FetchesVerifiesAndStoresWithRevokedSerials) {
+  const std::vector<unsigned char> served =
+      ca_.crlDer(CrlSpec{.revoked_serials = {"0A", "0B"}, .number = 2});
+  server_.set("/ca.crl", HttpReply{.body = served});
+  const CrlRefreshResult result =
+      refresher_.refresh(ca_parsed_, from({"/ca.crl"}), unixNow(), false);
+  EXPECT_EQ(result.result, "updated") << result.detail;
+  ASSERT_TRUE(held().has_value());
+  EXPECT_EQ(held()->number, "02");
+  EXPECT_EQ(held()->revoked_count, 2);
+  EXPECT_EQ(held()->source, server_.url("/ca.crl"));
+  EXPECT_TRUE(crls_.isRevoked(ca_parsed_.record().sha256, "0A"));
+  EXPECT_FALSE(crls_.isRevoked(ca_parsed_.record().sha256, "0C"));
+  EXPECT_EQ(crls_.der(ca_parsed_.record().sha256), served);
+  EXPECT_EQ(state().last_result, "updated");
+  EXPECT_EQ(state().failures, 0);
+}
+
+TEST_F(CrlRefreshTest, PemOverHttpIsAcceptedToo) {
+  const std::string pem = crlToPem(ca_.crlDer({"01"}));
+  server_.set("/ca.pem", HttpReply{.body = std::vector<unsigned char>(pem.begin(), pem.end())});
+  const CrlRefreshResult result =
+      refresher_.refresh(ca_parsed_, from({"/ca.pem"}), unixNow(), false);
+  EXPECT_EQ(result.result, "updated") << result.detail;
+}
+
+TEST_F(CrlRefreshTest, SourcesAreTriedInOrderUntilOneWorks) {
+  server_.set("/second.crl", crlReply(CrlSpec{.number = 3}));
+  const CrlRefreshResult result =
+      refresher_.refresh(ca_parsed_, from({"/first.crl", "/second.crl"}), unixNow(), false);
+  EXPECT_EQ(result.result, "updated");
+  EXPECT_EQ(held()->source, server_.url("/second.crl"));
+}
+
+// Each failure of item 2 is recorded with its reason, and the CRL held before stays in use.
+TEST_F(CrlRefreshTest, EachFetchFailureIsRecordedAndKeepsTheHeldCrl) {
+  holdNumberFive();
+  const int closed_port = testing::freeLoopbackPort();
+  settings_.read_timeout = std::chrono::seconds(1);
+  settings_.max_size = 4096;
+  server_.set("/slow.crl", HttpReply{.body = ca_.crlDer(CrlSpec{.number = 6}),
+                                     .delay = std::chrono::milliseconds(2500)});
+  server_.set("/big.crl", HttpReply{.body = std::vector<unsigned char>(5000, 0x30)});
+  server_.set("/garbage.crl", HttpReply{.body = {'<', 'h', 't', 'm', 'l', '>'}});
+  server_.set("/server-error.crl", HttpReply{.status = 500, .body = {'x'}});
+
+  const struct {
+    std::string url;
+    std::string reason;
+  } cases[] = {
+      {"http://127.0.0.1:" + std::to_string(closed_port) + "/ca.crl", "connection refused"},
+      {server_.url("/slow.crl"), "timed out"},
+      {server_.url("/missing.crl"), "HTTP 404"},
+      {server_.url("/server-error.crl"), "HTTP 500"},
+      {server_.url("/big.crl"), "larger than the limit of 4096 bytes"},
+      {server_.url("/garbage.crl"), "neither a DER CRL nor PEM"},
+      {"https://127.0.0.1/ca.crl", "only http:// and file:// URLs"},
+      {"file://" + dir_.file("absent.crl"), "absent.crl"},
+  };
+  for (const auto& failure : cases) {
+    const CrlRefreshResult result = refresher_.refresh(
+        ca_parsed_, CrlSources{.store_crls = {}, .urls = {failure.url}}, unixNow(), true);
+    EXPECT_EQ(result.result, "failed") << failure.url;
+    EXPECT_NE(result.detail.find(failure.reason), std::string::npos)
+        << failure.url << ": " << result.detail;
+    EXPECT_NE(state().last_error.find(failure.reason), std::string::npos);
+    expectNumberFiveStillHeld();
+  }
+}
+
+TEST_F(CrlRefreshTest, RedirectsAreFollowedAtMostThreeTimes) {
+  const std::vector<unsigned char> final_crl = ca_.crlDer(CrlSpec{.number = 9});
+  server_.set("/final.crl", HttpReply{.body = final_crl});
+  const auto redirect = [&](const std::string& to) {
+    return HttpReply{.status = 302, .body = {}, .headers = {{"Location", to}}};
+  };
+  server_.set("/r1", redirect("/r2"));
+  server_.set("/r2", redirect("/r3"));
+  server_.set("/r3", redirect("/final.crl"));
+  server_.set("/loop", redirect("/loop"));
+  const FetchLimits limits;
+  EXPECT_EQ(fetchUrl(server_.url("/r1"), limits), final_crl);
+  EXPECT_EQ(server_.requests("/final.crl"), 1);
+  try {
+    fetchUrl(server_.url("/loop"), limits);
+    FAIL() << "a redirect loop was followed forever";
+  } catch (const FetchError& error) {
+    EXPECT_NE(std::string(error.what()).find("more than 3 redirects"), std::string::npos);
+  }
+  EXPECT_EQ(server_.requests("/loop"), 4);
+}
+
+// Each refusal of item 3: the CRL is not stored, the reason is recorded, the held one stays.
+TEST_F(CrlRefreshTest, EachVerificationFailureIsRefused) {
+  holdNumberFive();
+  const TestCertificate other =
+      TestCertificate::issue({.common_name = "Other", .ca = true}, nullptr);
+  const TestCertificate impostor =
+      TestCertificate::issue({.common_name = "CA", .ca = true}, nullptr);
+  server_.set("/other-issuer.crl", HttpReply{.body = other.crlDer(CrlSpec{.number = 6})});
+  server_.set("/bad-signature.crl", HttpReply{.body = impostor.crlDer(CrlSpec{.number = 6})});
+  server_.set(
+      "/future.crl",
+      crlReply(CrlSpec{.this_update_offset = 7200, .next_update_offset = 90000, .number = 6}));
+  server_.set("/older.crl", crlReply(CrlSpec{.number = 4}));
+  server_.set("/same.crl", crlReply(CrlSpec{.number = 5}));
+  server_.set(
+      "/expired.crl",
+      crlReply(CrlSpec{.this_update_offset = -7200, .next_update_offset = -60, .number = 6}));
+  const struct {
+    const char* path;
+    const char* reason;
+  } cases[] = {
+      {"/other-issuer.crl", "not by this CA"},
+      {"/bad-signature.crl", "signature does not verify"},
+      {"/future.crl", "thisUpdate is in the future"},
+      {"/older.crl", "older than the CRL held"},
+      {"/same.crl", "not newer than the CRL held"},
+      {"/expired.crl", "expired"},
+  };
+  for (const auto& refusal : cases) {
+    const CrlRefreshResult result =
+        refresher_.refresh(ca_parsed_, from({refusal.path}), unixNow(), true);
+    EXPECT_NE(result.result, "updated") << refusal.path;
+    EXPECT_NE(result.detail.find(refusal.reason), std::string::npos)
+        << refusal.path << ": " << result.detail;
+    expectNumberFiveStillHeld();
+  }
+}
+
+TEST_F(CrlRefreshTest, StoreCrlsComeFirstAndNeedNoNetwork) {
+  CrlSources sources = from({"/ca.crl"});
+  sources.store_crls.emplace_back("store:main", ca_.crlDer(CrlSpec{.number = 4}));
+  const CrlRefreshResult result = refresher_.refresh(ca_parsed_, sources, unixNow(), false);
+  EXPECT_EQ(result.result, "updated");
+  EXPECT_EQ(held()->source, "store:main");
+  EXPECT_EQ(server_.requests("/ca.crl"), 0);
+}
+
+TEST_F(CrlRefreshTest, NextFetchIsPlannedAtEightyPercentWithJitterAndSurvivesRestart) {
+  const std::int64_t now = unixNow();
+  // Valid from now-60 to now+9940: a 10,000 s window.
+  server_.set("/ca.crl", crlReply(CrlSpec{
+                             .this_update_offset = -60, .next_update_offset = 9940, .number = 1}));
+  settings_.min_lead = std::chrono::seconds(1);
+  ASSERT_EQ(refresher_.refresh(ca_parsed_, from({"/ca.crl"}), now, false).result, "updated");
+  const std::int64_t this_update = held()->this_update;
+  const std::int64_t planned = *state().next_fetch_at;
+  EXPECT_LE(planned, this_update + 8000);
+  EXPECT_GE(planned, this_update + 8000 - 500) << "jitter is at most 5 % of the window";
+
+  EXPECT_EQ(refresher_.refresh(ca_parsed_, from({"/ca.crl"}), planned - 1, false).result,
+            "not due");
+  EXPECT_EQ(server_.requests("/ca.crl"), 1) << "nothing fetched before the plan";
+
+  CrlRefresher after_restart(settings_, database_, Poco::Logger::get("test"));
+  EXPECT_EQ(after_restart.nextDue(), planned);
+}
+
+TEST_F(CrlRefreshTest, MinimumLeadMovesTheFetchEarlier) {
+  settings_.min_lead = std::chrono::seconds(5000);
+  server_.set("/ca.crl", crlReply(CrlSpec{
+                             .this_update_offset = -60, .next_update_offset = 9940, .number = 1}));
+  ASSERT_EQ(refresher_.refresh(ca_parsed_, from({"/ca.crl"}), unixNow(), false).result, "updated");
+  EXPECT_LE(*state().next_fetch_at, *held()->next_update - 5000);
+}
+
+TEST_F(CrlRefreshTest, FailuresBackOffExponentiallyUpToTheCap) {
+  settings_.retry_initial = std::chrono::seconds(10);
+  settings_.retry_max = std::chrono::seconds(60);
+  const std::int64_t now = unixNow();
+  std::vector<std::int64_t> delays;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    refresher_.refresh(ca_parsed_, from({"/missing.crl"}), now, true);
+    delays.push_back(*state().next_fetch_at - now);
+  }
+  EXPECT_EQ(delays, (std::vector<std::int64_t>{10, 20, 40, 60, 60}));
+  EXPECT_EQ(state().failures, 5);
+  EXPECT_EQ(state().last_result, "failed");
+
+  server_.set("/missing.crl", crlReply(CrlSpec{.number = 1}));
+  EXPECT_EQ(refresher_.refresh(ca_parsed_, from({"/missing.crl"}), now, true).result, "updated");
+  EXPECT_EQ(state().failures, 0);
+}
+
+TEST_F(CrlRefreshTest, ACaWithoutAnySourceSaysSo) {
+  const CrlRefreshResult result = refresher_.refresh(ca_parsed_, CrlSources{}, unixNow(), true);
+  EXPECT_EQ(result.result, "failed");
+  EXPECT_NE(result.detail.find("no source"), std::string::npos) << result.detail;
+}
+
+TEST(FindCrlSources, DistributionPointsOfIssuedCertificatesThenConfiguredUrls) {
+  const TestCertificate root = TestCertificate::issue(
+      {.common_name = "Root", .ca = true, .crl_distribution_point = "http://127.0.0.1/self.crl"},
+      nullptr);
+  const TestCertificate client = TestCertificate::issue(
+      {.common_name = "c", .crl_distribution_point = "http://127.0.0.1/root.crl"}, &root);
+  const Certificate root_parsed = Certificate::fromDer(root.der(), "root");
+  storage::CertificateView view;
+  view.certificate = Certificate::fromDer(client.der(), "client").record();
+  view.present = true;
+  CrlSettings settings;
+  settings.extra_urls[root_parsed.record().sha256] = {"file:///var/lib/root.crl"};
+  const CrlSources sources = findCrlSources(root_parsed, {view}, {}, settings);
+  EXPECT_EQ(sources.urls,
+            (std::vector<std::string>{"http://127.0.0.1/self.crl", "http://127.0.0.1/root.crl",
+                                      "file:///var/lib/root.crl"}));
+}
+
+// The million-entry CRL of the issue: ingested from a file:// URL, every serial looked up by
+// index. Its time and memory are measured by ./scripts/bench, not asserted here.
+TEST_F(CrlRefreshTest, MillionEntryCrlIsIngestedAndLookedUp) {
+  const std::vector<unsigned char> der = ca_.largeCrlDer(1'000'000, 2);
+  testing::writeFile(dir_.file("large.crl"), std::string(der.begin(), der.end()));
+  const std::string url = "file://" + dir_.file("large.crl");
+  const CrlRefreshResult result =
+      refresher_.refresh(ca_parsed_, CrlSources{.store_crls = {}, .urls = {url}}, unixNow(), true);
+  ASSERT_EQ(result.result, "updated") << result.detail;
+  EXPECT_EQ(held()->revoked_count, 1'000'000);
+  EXPECT_TRUE(crls_.isRevoked(ca_parsed_.record().sha256, "01"));
+  EXPECT_TRUE(crls_.isRevoked(ca_parsed_.record().sha256, "07A120"));  // 500,000
+  EXPECT_TRUE(crls_.isRevoked(ca_parsed_.record().sha256, "0F4240"));  // 1,000,000
+  EXPECT_FALSE(crls_.isRevoked(ca_parsed_.record().sha256, "0F4241"));
+  std::printf("million-entry CRL: %zu bytes of DER\n", der.size());
+}
+
+}  // namespace
+}  // namespace certbridge::agent
