@@ -211,17 +211,23 @@ std::vector<unsigned char> crlDerFromBytes(std::vector<unsigned char> bytes,
   return der;
 }
 
-std::string crlToPem(std::span<const unsigned char> der) {
-  std::string pem = "-----BEGIN X509 CRL-----\n";
+void appendCrlPem(std::string& out, std::span<const unsigned char> der) {
   constexpr std::size_t kLineBytes = 48;  // 64 base64 characters
-  std::vector<unsigned char> line(65);
+  out.reserve(out.size() + (der.size() / kLineBytes + 1) * 65 + 64);
+  out += "-----BEGIN X509 CRL-----\n";
+  unsigned char line[65];
   for (std::size_t offset = 0; offset < der.size(); offset += kLineBytes) {
     const std::size_t length = std::min(kLineBytes, der.size() - offset);
-    const int written = EVP_EncodeBlock(line.data(), der.data() + offset, static_cast<int>(length));
-    pem.append(reinterpret_cast<const char*>(line.data()), static_cast<std::size_t>(written));
-    pem.push_back('\n');
+    const int written = EVP_EncodeBlock(line, der.data() + offset, static_cast<int>(length));
+    out.append(reinterpret_cast<const char*>(line), static_cast<std::size_t>(written));
+    out.push_back('\n');
   }
-  pem += "-----END X509 CRL-----\n";
+  out += "-----END X509 CRL-----\n";
+}
+
+std::string crlToPem(std::span<const unsigned char> der) {
+  std::string pem;
+  appendCrlPem(pem, der);
   return pem;
 }
 

@@ -68,5 +68,7 @@ class Crl {
 std::vector<unsigned char> crlDerFromBytes(std::vector<unsigned char> bytes,
                                            const std::string& origin);
 std::string crlToPem(std::span<const unsigned char> der);
+// Appends the PEM of `der` to `out`, reserving once.
+void appendCrlPem(std::string& out, std::span<const unsigned char> der);
 
 }  // namespace certbridge::agent

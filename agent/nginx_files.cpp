@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "agent/crl.h"
+
 namespace certbridge::agent {
 namespace {
 
@@ -26,17 +28,6 @@ std::string renderClientsMap(const TrustMaterial& material) {
   }
   map += "}\n";
   return map;
-}
-
-std::string renderCrls(const std::optional<std::vector<PublishedCrl>>& crls) {
-  std::string pem = kGeneratedNotice;
-  if (!crls) {
-    return pem + "# CRL checking is off: mtls.conf sets no ssl_crl.\n";
-  }
-  for (const PublishedCrl& crl : *crls) {
-    pem += "# " + commentSafe(crl.issuer) + "\n" + crl.pem;
-  }
-  return pem;
 }
 
 std::string renderMtlsConf(const TrustMaterial& material, const std::string& output_dir,
@@ -69,15 +60,26 @@ std::string commentSafe(const std::string& text) {
   return safe;
 }
 
+CrlBundle::CrlBundle() : text_(kGeneratedNotice) {}
+
+void CrlBundle::add(const std::string& issuer, std::span<const unsigned char> der) {
+  text_ += "# " + commentSafe(issuer) + "\n";
+  appendCrlPem(text_, der);
+}
+
 std::vector<OutputFile> renderNginxFiles(const TrustMaterial& material,
                                          const std::string& output_dir,
-                                         const std::optional<std::vector<PublishedCrl>>& crls) {
-  return {
-      {"client-ca.pem", renderClientCa(material)},
-      {"clients.map", renderClientsMap(material)},
-      {"crl.pem", renderCrls(crls)},
-      {"mtls.conf", renderMtlsConf(material, output_dir, crls.has_value())},
-  };
+                                         std::optional<CrlBundle> crls) {
+  const bool with_crl = crls.has_value();
+  std::string crl_text = with_crl ? std::move(*crls).take()
+                                  : std::string(kGeneratedNotice) +
+                                        "# CRL checking is off: mtls.conf sets no ssl_crl.\n";
+  std::vector<OutputFile> files;
+  files.push_back({"client-ca.pem", renderClientCa(material)});
+  files.push_back({"clients.map", renderClientsMap(material)});
+  files.push_back({"crl.pem", std::move(crl_text)});
+  files.push_back({"mtls.conf", renderMtlsConf(material, output_dir, with_crl)});
+  return files;
 }
 
 }  // namespace certbridge::agent

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,10 +15,16 @@ struct OutputFile {
   std::string content;
 };
 
-// One current CRL for a CA in client-ca.pem.
-struct PublishedCrl {
-  std::string issuer;
-  std::string pem;
+// The text of crl.pem, built CRL by CRL so that even a CRL of tens of megabytes exists once in
+// memory as PEM and is moved, not copied, into the rendered file.
+class CrlBundle {
+ public:
+  CrlBundle();
+  void add(const std::string& issuer, std::span<const unsigned char> der);
+  std::string take() && { return std::move(text_); }
+
+ private:
+  std::string text_;
 };
 
 // Renders client-ca.pem, clients.map, crl.pem and mtls.conf for nginx. With `crls` set, mtls.conf
@@ -26,7 +33,7 @@ struct PublishedCrl {
 // causes no rewrite and no reload.
 std::vector<OutputFile> renderNginxFiles(const TrustMaterial& material,
                                          const std::string& output_dir,
-                                         const std::optional<std::vector<PublishedCrl>>& crls);
+                                         std::optional<CrlBundle> crls);
 
 // Text safe to put after '#' in an nginx comment: one line, printable ASCII only.
 std::string commentSafe(const std::string& text);

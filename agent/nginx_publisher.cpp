@@ -51,17 +51,27 @@ class UniqueFd {
   int fd_;
 };
 
-std::optional<std::string> readIfExists(const fs::path& path) {
+// Compares a file with `content` in chunks, so that a large crl.pem is not read whole.
+bool fileHolds(const fs::path& path, const std::string& content) {
+  std::error_code error;
+  const auto size = fs::file_size(path, error);
+  if (error || size != content.size()) {
+    return false;
+  }
   std::ifstream stream(path, std::ios::binary);
   if (!stream) {
-    if (fs::exists(path)) {
-      failWithErrno("cannot read " + path.string());
-    }
-    return std::nullopt;
+    failWithErrno("cannot read " + path.string());
   }
-  std::ostringstream content;
-  content << stream.rdbuf();
-  return content.str();
+  std::vector<char> chunk(64 * 1024);
+  for (std::size_t offset = 0; offset < content.size();) {
+    stream.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    const auto count = static_cast<std::size_t>(stream.gcount());
+    if (count == 0 || content.compare(offset, count, chunk.data(), count) != 0) {
+      return false;
+    }
+    offset += count;
+  }
+  return true;
 }
 
 // World-readable on purpose: these files hold only public certificates, and nginx's master may
@@ -192,7 +202,7 @@ PublishOutcome NginxPublisher::publish(const std::vector<OutputFile>& files) con
 
     std::vector<const OutputFile*> changed;
     for (const OutputFile& file : files) {
-      if (readIfExists(directory / file.name) != file.content) {
+      if (!fileHolds(directory / file.name, file.content)) {
         changed.push_back(&file);
         outcome.changed_files.push_back(file.name);
       }

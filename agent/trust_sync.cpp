@@ -124,14 +124,14 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
   }
 }
 
-std::optional<std::vector<PublishedCrl>> TrustSync::prepareCrls(
+std::optional<CrlBundle> TrustSync::prepareCrls(
     TrustMaterial& material, const std::vector<storage::CertificateView>& certificates,
     std::int64_t now, const CrlForce& force, SyncReport& report) {
   if (!config_.crl.enabled) {
     return std::nullopt;
   }
   std::vector<std::string> in_play;
-  std::vector<PublishedCrl> published;
+  CrlBundle published;
   std::vector<std::string> missing;
   for (const BundledCa& bundled : material.client_cas) {
     in_play.push_back(bundled.sha256);
@@ -157,7 +157,7 @@ std::optional<std::vector<PublishedCrl>> TrustSync::prepareCrls(
     }
     const std::optional<storage::CrlRecord> crl = crls_.current(bundled.sha256);
     if (crl && (!crl->next_update || *crl->next_update > now)) {
-      published.push_back({bundled.subject, crlToPem(crls_.der(bundled.sha256))});
+      published.add(bundled.subject, crls_.der(bundled.sha256));
     } else {
       missing.push_back("'" + bundled.subject + "' (" + (crl ? "its CRL expired" : "no CRL held") +
                         ")");
@@ -190,10 +190,10 @@ void TrustSync::renderAndPublish(std::int64_t now, const CrlForce& force, SyncRe
   try {
     const std::vector<storage::CertificateView> certificates = certificates_.listCertificates();
     TrustMaterial material = buildTrustMaterial(certificates, now);
-    const auto crls = prepareCrls(material, certificates, now, force, report);
+    auto crls = prepareCrls(material, certificates, now, force, report);
     report.warnings.insert(report.warnings.end(), material.warnings.begin(),
                            material.warnings.end());
-    files = renderNginxFiles(material, config_.nginx.output_dir, crls);
+    files = renderNginxFiles(material, config_.nginx.output_dir, std::move(crls));
     report.rendered = true;
   } catch (const std::exception& error) {
     report.errors.push_back(std::string("nothing published: ") + error.what());

@@ -56,9 +56,9 @@ class TrustSync {
   // Refreshes the CRL of every CA in the bundle, drops revoked clients, and returns the CRLs to
   // publish, or nullopt when CRL checking is off (disabled, or missing CRLs with crl.missing =
   // omit). Throws RenderError when a CRL is missing and crl.missing = refuse.
-  std::optional<std::vector<PublishedCrl>> prepareCrls(
-      TrustMaterial& material, const std::vector<storage::CertificateView>& certificates,
-      std::int64_t now, const CrlForce& force, SyncReport& report);
+  std::optional<CrlBundle> prepareCrls(TrustMaterial& material,
+                                       const std::vector<storage::CertificateView>& certificates,
+                                       std::int64_t now, const CrlForce& force, SyncReport& report);
 
   const AgentConfig& config_;
   storage::CertificateRepository certificates_;

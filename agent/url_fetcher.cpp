@@ -7,6 +7,7 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <istream>
@@ -16,8 +17,10 @@ namespace {
 
 // Reads at most `max_size` bytes; one byte more means the source is too large.
 std::vector<unsigned char> readCapped(std::istream& stream, std::size_t max_size,
-                                      const std::string& url) {
+                                      const std::string& url, std::size_t expected_size = 0) {
   std::vector<unsigned char> bytes;
+  // Growing by doubling would hold up to twice a large CRL for a moment.
+  bytes.reserve(std::min(expected_size, max_size));
   std::vector<char> chunk(64 * 1024);
   while (stream) {
     stream.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
@@ -47,7 +50,7 @@ std::vector<unsigned char> fetchFile(const Poco::URI& uri, const FetchLimits& li
   if (!stream) {
     throw FetchError(url + ": cannot read " + path);
   }
-  return readCapped(stream, limits.max_size, url);
+  return readCapped(stream, limits.max_size, url, static_cast<std::size_t>(size));
 }
 
 }  // namespace
@@ -99,7 +102,10 @@ std::vector<unsigned char> fetchUrl(const std::string& url, const FetchLimits& l
                          " bytes announced, larger than the limit of " +
                          std::to_string(limits.max_size) + " bytes (crl.max_size)");
       }
-      std::vector<unsigned char> bytes = readCapped(body, limits.max_size, current);
+      std::vector<unsigned char> bytes = readCapped(
+          body, limits.max_size, current,
+          response.hasContentLength() ? static_cast<std::size_t>(response.getContentLength64())
+                                      : 0);
       if (response.hasContentLength() &&
           bytes.size() != static_cast<std::size_t>(response.getContentLength64())) {
         throw FetchError(current + ": connection closed after " + std::to_string(bytes.size()) +
