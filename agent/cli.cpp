@@ -5,6 +5,8 @@
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/PatternFormatter.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,9 +20,12 @@
 #include "agent/config.h"
 #include "agent/status_report.h"
 #include "agent/trust_sync.h"
+#include "agent/web_control.h"
 #include "platform/cert_store.h"
 #include "platform/store_watcher.h"
 #include "storage/database.h"
+#include "web/password.h"
+#include "web/web_server.h"
 
 namespace certbridge::agent {
 namespace {
@@ -38,6 +43,7 @@ Commands:
   status [--json]  what is trusted, days to expiry, CRL freshness, last sync and publish
   crl refresh [--ca SHA256]
                    fetch CRLs now (all CAs, or one), whatever their schedule, then publish
+  hash-password    print the hash of a password for [web] admin_password_hash
 
 Options:
   --config FILE    configuration file (default /etc/certbridge/certbridge.ini)
@@ -51,7 +57,8 @@ constexpr const char* kRunHelp = R"(Usage: certbridge [--config FILE] run
 
 Runs in the foreground: syncs at start, whenever a watched store changes (within about a
 second), and every [sync] interval seconds. A failed sync or publish is logged and retried
-with back-off; the agent keeps running. Stops cleanly on SIGTERM or SIGINT.
+with back-off; the agent keeps running. Stops cleanly on SIGTERM or SIGINT. Serves the web page on [web] listen
+(127.0.0.1:8080 by default) unless [web] enabled = false.
 )";
 
 constexpr const char* kSyncHelp = R"(Usage: certbridge [--config FILE] sync --once
@@ -69,6 +76,12 @@ store with its trust state and days to expiry, soonest first. Exits 1 when the l
 store or the last publish failed, or a CA's CRL is missing or expired.
 
   --json   machine-readable output
+)";
+
+constexpr const char* kHashPasswordHelp = R"(Usage: certbridge hash-password
+
+Reads a password (twice, without echo, from a terminal; one line from a pipe) and prints its
+PBKDF2-SHA256 hash for [web] admin_password_hash. The password itself is stored nowhere.
 )";
 
 constexpr const char* kCrlHelp = R"(Usage: certbridge [--config FILE] crl refresh [--ca SHA256]
@@ -177,6 +190,19 @@ int commandRun(const AgentConfig& config) {
     locations.insert(locations.end(), more.begin(), more.end());
   }
   const auto watcher = platform::makeStoreWatcher(locations);
+  WebControl control(database);
+  std::unique_ptr<web::WebServer> web_server;
+  if (config.web_enabled) {
+    web_server = std::make_unique<web::WebServer>(config.web, database, control, logger);
+    web_server->start();
+    const std::string host = config.web.listen.substr(0, config.web.listen.rfind(':'));
+    logger.notice("web page on http://%s:%d/", host, web_server->port());
+    if (config.web.admin_password_hash.empty()) {
+      logger.warning(
+          "[web] admin_password_hash is not set: nobody can log in or change anything "
+          "on the web page (make one with 'certbridge hash-password')");
+    }
+  }
   logger.notice("certbridge %s running: %z store(s), interval %ds, publishing to %s",
                 std::string(kVersion), config.stores.size(),
                 static_cast<int>(config.sync_interval.count()), config.nginx.output_dir);
@@ -190,11 +216,13 @@ int commandRun(const AgentConfig& config) {
   std::set<std::string> known_warnings;
   std::int64_t last_sync_started = 0;
   while (!g_stop_requested.load()) {
-    if (change_seen || Clock::now() >= next_sync) {
+    const bool publish_requested = control.takePublishRequest();
+    if (publish_requested || change_seen || Clock::now() >= next_sync) {
       last_sync_started = unixNow();
       try {
         const SyncReport report = sync.syncOnce(unixNow());
         logReport(logger, report, known_warnings);
+        control.setWarnings(report.warnings);
         if (report.ok()) {
           retry_delay = kFirstRetry;
           next_sync = Clock::now() + config.sync_interval;
@@ -237,6 +265,40 @@ int commandRun(const AgentConfig& config) {
     }
   }
   logger.notice("certbridge stopping");
+  web_server.reset();
+  return kExitOk;
+}
+
+// Reads a password without echo from a terminal (asked twice), or one line from a pipe.
+int commandHashPassword(std::ostream& out, std::ostream& err) {
+  const bool terminal = ::isatty(STDIN_FILENO) != 0;
+  const auto readSecret = [&](const char* prompt) {
+    std::string secret;
+    if (terminal) {
+      err << prompt << std::flush;
+      termios saved{};
+      ::tcgetattr(STDIN_FILENO, &saved);
+      termios quiet = saved;
+      quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+      std::getline(std::cin, secret);
+      ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+      err << "\n";
+    } else {
+      std::getline(std::cin, secret);
+    }
+    return secret;
+  };
+  const std::string password = readSecret("Password: ");
+  if (password.size() < 8) {
+    err << "certbridge: the password needs at least 8 characters\n";
+    return kExitUsage;
+  }
+  if (terminal && readSecret("Again: ") != password) {
+    err << "certbridge: the two passwords differ\n";
+    return kExitUsage;
+  }
+  out << web::hashPassword(password) << "\n";
   return kExitOk;
 }
 
@@ -306,6 +368,14 @@ int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::os
         throw UsageError("'sync' needs --once (for continuous syncing use 'run')");
       }
       return commandSync(loadConfig(config_path), CrlForce{}, out, err);
+    }
+    if (command == "hash-password") {
+      if (wantsHelp) {
+        out << kHashPasswordHelp;
+        return kExitOk;
+      }
+      rejectOthers({});
+      return commandHashPassword(out, err);
     }
     if (command == "crl") {
       if (wantsHelp) {

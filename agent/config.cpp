@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include "web/password.h"
+
 namespace certbridge::agent {
 namespace {
 
@@ -21,6 +23,9 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"nginx", {"output_dir", "test_command", "reload_command", "pid_file"}},
     {"sync", {"interval"}},
     {"log", {"level"}},
+    {"web",
+     {"enabled", "listen", "admin_password_hash", "api_token_sha256", "public_status", "max_body",
+      "threads", "session_timeout"}},
     {"crl",
      {"enabled", "missing", "max_size", "connect_timeout", "read_timeout", "refresh_at", "min_lead",
       "retry_initial", "retry_max", "warning_margin"}},
@@ -245,6 +250,30 @@ AgentConfig loadConfig(const std::string& path) {
     reader.fail("crl.refresh_at", "is " + std::to_string(crl.refresh_at_percent) +
                                       "; expected a percentage of the CRL's validity below 100");
   }
+  config.web_enabled = reader.boolean("web.enabled", true);
+  web::WebSettings& web = config.web;
+  web.listen = reader.text("web.listen", web.listen);
+  if (web.listen.find(':') == std::string::npos) {
+    reader.fail("web.listen", "is '" + web.listen + "'; expected HOST:PORT, e.g. 127.0.0.1:8080");
+  }
+  web.admin_password_hash = reader.text("web.admin_password_hash", "");
+  if (!web.admin_password_hash.empty() && !web::isPasswordHash(web.admin_password_hash)) {
+    reader.fail("web.admin_password_hash",
+                "is not a password hash; make one with 'certbridge hash-password'");
+  }
+  web.api_token_sha256 = reader.text("web.api_token_sha256", "");
+  if (!web.api_token_sha256.empty() &&
+      (web.api_token_sha256.size() != 64 ||
+       web.api_token_sha256.find_first_not_of("0123456789abcdef") != std::string::npos)) {
+    reader.fail("web.api_token_sha256",
+                "is not a SHA-256 in lower-case hex (printf %s TOKEN | sha256sum)");
+  }
+  web.public_status = reader.boolean("web.public_status", false);
+  web.max_body = static_cast<std::size_t>(reader.positive("web.max_body", 1024 * 1024));
+  web.threads = static_cast<int>(reader.positive("web.threads", 8));
+  web.session_timeout = seconds("web.session_timeout", web.session_timeout);
+  web.crl_warning_margin = crl.warning_margin;
+
   AbstractConfiguration::Keys fingerprints;
   reader.ini().keys("crl.urls", fingerprints);
   for (const std::string& fingerprint : fingerprints) {

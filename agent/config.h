@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agent/nginx_publisher.h"
+#include "web/web_server.h"
 
 namespace certbridge::agent {
 
@@ -51,6 +52,8 @@ struct AgentConfig {
                       .pid_file = ""};
   std::chrono::seconds sync_interval{300};
   CrlSettings crl;
+  bool web_enabled = true;
+  web::WebSettings web;
   std::string log_level = "information";
 };
 

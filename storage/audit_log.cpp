@@ -2,18 +2,42 @@
 
 namespace certbridge::storage {
 
+namespace {
+
+AuditEntry readEntry(const Statement& row) {
+  return AuditEntry{row.integer(0), row.text(1), row.text(2),    row.text(3),
+                    row.text(4),    row.text(5), row.integer(6), row.text(7)};
+}
+
+}  // namespace
+
+std::optional<AuditEntry> AuditLog::find(std::int64_t id) {
+  std::optional<AuditEntry> entry;
+  database_.read([&] {
+    Statement select = database_.prepare(R"sql(
+        SELECT at, actor, origin, action, target, detail, id, previous FROM audit_log
+        WHERE id = ?)sql");
+    select.bind(1, id);
+    if (select.step()) {
+      entry = readEntry(select);
+    }
+  });
+  return entry;
+}
+
 void AuditLog::append(const AuditEntry& entry) {
   database_.read([&] {
     database_
         .prepare(R"sql(
-        INSERT INTO audit_log (at, actor, origin, action, target, detail)
-        VALUES (?, ?, ?, ?, ?, ?))sql")
+        INSERT INTO audit_log (at, actor, origin, action, target, detail, previous)
+        VALUES (?, ?, ?, ?, ?, ?, ?))sql")
         .bind(1, entry.at)
         .bind(2, entry.actor)
         .bind(3, entry.origin)
         .bind(4, entry.action)
         .bind(5, entry.target)
         .bind(6, entry.detail)
+        .bind(7, entry.previous)
         .run();
   });
 }
@@ -22,12 +46,11 @@ std::vector<AuditEntry> AuditLog::recent(int limit) {
   std::vector<AuditEntry> entries;
   database_.read([&] {
     Statement select = database_.prepare(R"sql(
-        SELECT at, actor, origin, action, target, detail FROM audit_log
+        SELECT at, actor, origin, action, target, detail, id, previous FROM audit_log
         ORDER BY id DESC LIMIT ?)sql");
     select.bind(1, std::int64_t{limit});
     while (select.step()) {
-      entries.push_back({select.integer(0), select.text(1), select.text(2), select.text(3),
-                         select.text(4), select.text(5)});
+      entries.push_back(readEntry(select));
     }
   });
   return entries;
@@ -60,6 +83,19 @@ std::optional<PublishRecord> PublishHistory::selectOne(const char* sql) {
     }
   });
   return record;
+}
+
+std::pair<std::int64_t, std::int64_t> PublishHistory::countPublishedAndFailed() {
+  std::pair<std::int64_t, std::int64_t> counts{0, 0};
+  database_.read([&] {
+    Statement select = database_.prepare(R"sql(
+        SELECT COALESCE(SUM(result = 'published'), 0), COALESCE(SUM(result = 'failed'), 0)
+        FROM publish_history)sql");
+    if (select.step()) {
+      counts = {select.integer(0), select.integer(1)};
+    }
+  });
+  return counts;
 }
 
 std::optional<PublishRecord> PublishHistory::last() {

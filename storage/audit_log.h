@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "storage/database.h"
@@ -16,6 +17,7 @@ class AuditLog {
   void append(const AuditEntry& entry);
   // Newest first.
   std::vector<AuditEntry> recent(int limit);
+  std::optional<AuditEntry> find(std::int64_t id);
 
  private:
   Database& database_;
@@ -30,6 +32,8 @@ class PublishHistory {
   std::optional<PublishRecord> last();
   // The last attempt that changed files or failed: what an operator wants to see.
   std::optional<PublishRecord> lastChange();
+  // How many publishes reloaded nginx, and how many failed, ever.
+  std::pair<std::int64_t, std::int64_t> countPublishedAndFailed();
 
  private:
   std::optional<PublishRecord> selectOne(const char* sql);

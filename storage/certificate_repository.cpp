@@ -294,6 +294,9 @@ void CertificateRepository::setTrustState(const std::string& sha256, TrustState 
       throw StorageError("no certificate with SHA-256 fingerprint " + sha256);
     }
     const std::string subject = exists.text(0);
+    Statement current = database_.prepare("SELECT state FROM trust_decisions WHERE sha256 = ?");
+    current.bind(1, sha256);
+    const std::string previous = current.step() ? current.text(0) : "";
     database_
         .prepare(R"sql(
         INSERT INTO trust_decisions (sha256, state, decided_by, decided_at) VALUES (?, ?, ?, ?)
@@ -304,7 +307,90 @@ void CertificateRepository::setTrustState(const std::string& sha256, TrustState 
         .bind(3, actor)
         .bind(4, now)
         .run();
-    AuditLog(database_).append({now, actor, origin, "trust." + toString(state), sha256, subject});
+    AuditLog(database_).append(
+        {now, actor, origin, "trust." + toString(state), sha256, subject, 0, previous});
+  });
+}
+
+void CertificateRepository::addUpload(const CertificateRecord& certificate,
+                                      const std::string& actor, const std::string& origin,
+                                      UnixTime now) {
+  database_.transaction([&] {
+    // The pseudo-store is always "synced": it has nothing to read.
+    database_
+        .prepare(R"sql(
+        INSERT INTO stores (name, type, location, policy, last_sync_at, last_sync_ok,
+                            last_sync_error)
+        VALUES (?, 'upload', 'web', 'manual', ?, 1, '')
+        ON CONFLICT (name) DO UPDATE SET last_sync_at = excluded.last_sync_at)sql")
+        .bind(1, std::string(kUploadStore))
+        .bind(2, now)
+        .run();
+    database_
+        .prepare(R"sql(
+        INSERT OR IGNORE INTO certificates (sha256, sha1, der, subject, issuer, serial,
+            not_before, not_after, key_type, extended_key_usage, is_ca, crl_distribution_points)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql")
+        .bind(1, certificate.sha256)
+        .bind(2, certificate.sha1)
+        .bind(3, certificate.der)
+        .bind(4, certificate.subject)
+        .bind(5, certificate.issuer)
+        .bind(6, certificate.serial)
+        .bind(7, certificate.not_before)
+        .bind(8, certificate.not_after)
+        .bind(9, certificate.key_type)
+        .bind(10, certificate.extended_key_usage)
+        .bind(11, std::int64_t{certificate.is_ca ? 1 : 0})
+        .bind(12, certificate.crl_distribution_points)
+        .run();
+    database_
+        .prepare(R"sql(
+        INSERT INTO certificate_sources (sha256, store_name, nickname, role, first_seen,
+                                         last_seen, gone_at)
+        VALUES (?, ?, ?, 'client', ?, ?, NULL)
+        ON CONFLICT (sha256, store_name) DO UPDATE SET gone_at = NULL,
+                                                       last_seen = excluded.last_seen)sql")
+        .bind(1, certificate.sha256)
+        .bind(2, std::string(kUploadStore))
+        .bind(3, "uploaded by " + actor)
+        .bind(4, now)
+        .bind(5, now)
+        .run();
+    Statement current = database_.prepare("SELECT state FROM trust_decisions WHERE sha256 = ?");
+    current.bind(1, certificate.sha256);
+    const std::string previous = current.step() ? current.text(0) : "";
+    database_
+        .prepare(R"sql(
+        INSERT INTO trust_decisions (sha256, state, decided_by, decided_at)
+        VALUES (?, 'trusted', ?, ?)
+        ON CONFLICT (sha256) DO UPDATE SET state = 'trusted', decided_by = excluded.decided_by,
+                                           decided_at = excluded.decided_at)sql")
+        .bind(1, certificate.sha256)
+        .bind(2, actor)
+        .bind(3, now)
+        .run();
+    AuditLog(database_).append({now, actor, origin, "certificate.uploaded", certificate.sha256,
+                                certificate.subject, 0, previous});
+  });
+}
+
+void CertificateRepository::removeUpload(const std::string& sha256, const std::string& actor,
+                                         const std::string& origin, UnixTime now) {
+  database_.transaction([&] {
+    database_
+        .prepare(R"sql(
+        UPDATE certificate_sources SET gone_at = ? WHERE sha256 = ? AND store_name = ?
+        AND gone_at IS NULL)sql")
+        .bind(1, now)
+        .bind(2, sha256)
+        .bind(3, std::string(kUploadStore))
+        .run();
+    if (database_.changes() == 0) {
+      throw StorageError("certificate " + sha256 + " is not an active upload");
+    }
+    AuditLog(database_).append(
+        {now, actor, origin, "certificate.upload_withdrawn", sha256, "", 0, ""});
   });
 }
 

@@ -31,10 +31,21 @@ class CertificateRepository {
   std::vector<CertificateView> listCertificates();
   std::vector<StoreStatus> listStores();
 
-  // A person's (or script's) decision; recorded in the audit log. Throws StorageError when the
-  // certificate is unknown.
+  // A person's (or script's) decision; recorded in the audit log with the state before, so that
+  // it can be undone. Throws StorageError when the certificate is unknown.
   void setTrustState(const std::string& sha256, TrustState state, const std::string& actor,
                      const std::string& origin, UnixTime now);
+
+  // A client certificate uploaded through the web page: held by the pseudo-store "uploads"
+  // (never touched by store syncs) and trusted by `actor`. Uploading a certificate that is
+  // there already makes it present and trusted again.
+  void addUpload(const CertificateRecord& certificate, const std::string& actor,
+                 const std::string& origin, UnixTime now);
+  // Withdraws an upload (marks it gone from "uploads"); recorded in the audit log.
+  void removeUpload(const std::string& sha256, const std::string& actor, const std::string& origin,
+                    UnixTime now);
+
+  static constexpr const char* kUploadStore = "uploads";
 
  private:
   void upsertStore(const StoreDefinition& store);

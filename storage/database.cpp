@@ -71,8 +71,8 @@ void migrateToV1(Database& database) {
   )sql");
 }
 
-// Version 2: CRLs. One current CRL per CA, its revoked serials indexed for "is this client
-// revoked?", and the fetch plan per CA so that it survives a restart.
+// Version 2: CRLs and undoable audit entries. One current CRL per CA, its revoked serials indexed
+// for "is this client revoked?", and the fetch plan per CA so that it survives a restart.
 void migrateToV2(Database& database) {
   database.execute(R"sql(
     CREATE TABLE crls (
@@ -100,6 +100,7 @@ void migrateToV2(Database& database) {
       last_error TEXT NOT NULL,
       failures INTEGER NOT NULL
     );
+    ALTER TABLE audit_log ADD COLUMN previous TEXT NOT NULL DEFAULT '';
   )sql");
 }
 

@@ -93,6 +93,8 @@ struct AuditEntry {
   std::string action;
   std::string target;  // usually a SHA-256 fingerprint
   std::string detail;
+  std::int64_t id = 0;   // assigned by the log
+  std::string previous;  // for trust changes: the state before, so the change can be undone
 };
 
 }  // namespace certbridge::storage

@@ -21,7 +21,7 @@ void MtlsEdge::writeConfig(const std::string& nginx_reload_line, const std::stri
                               "\n"
                               "[nginx]\noutput_dir = " +
                               root_.file("out") + "\ntest_command = " + nginx_->testCommand() +
-                              "\n" + nginx_reload_line + "\n" + extra);
+                              "\n" + nginx_reload_line + "\n[web]\nlisten = 127.0.0.1:0\n" + extra);
 }
 
 ShellResult MtlsEdge::certbridge(const std::string& arguments) const {

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace certbridge::web {
+
+// Input from a person that cannot be used (a malformed upload, an unknown state); the message
+// is shown to them as it is.
+class BadInput : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What the web layer may ask of the agent. The web layer reads storage itself but never renders
+// or writes nginx files: after a change it asks for a publish, which the agent's run loop
+// performs through the same render/publish path as a sync. Implementations are called from the
+// web server's threads and must be thread-safe.
+class AgentControl {
+ public:
+  virtual ~AgentControl() = default;
+
+  // Wakes the agent to render and publish now (within a second).
+  virtual void requestPublish() = 0;
+
+  // Parses an uploaded client certificate (PEM or DER, exactly one, not a CA, usable for client
+  // authentication), stores it as trusted by `actor`, and requests a publish. Returns its
+  // SHA-256 fingerprint. Throws BadInput with a message for the person.
+  virtual std::string addUploadedClient(std::span<const unsigned char> bytes,
+                                        const std::string& actor, const std::string& origin) = 0;
+
+  // Why certificates were left out at the last render (expired, no chain, revoked, …).
+  virtual std::vector<std::string> currentWarnings() = 0;
+};
+
+}  // namespace certbridge::web

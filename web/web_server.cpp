@@ -1,0 +1,1006 @@
+#include "web/web_server.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTMLForm.h>
+#include <Poco/Net/HTTPCookie.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/MessageHeader.h>
+#include <Poco/Net/NameValueCollection.h>
+#include <Poco/Net/PartHandler.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <ctime>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+
+#include "storage/audit_log.h"
+#include "storage/certificate_repository.h"
+#include "storage/crl_repository.h"
+#include "web/html.h"
+#include "web/password.h"
+
+namespace certbridge::web {
+namespace {
+
+using Poco::Net::HTTPResponse;
+using Poco::Net::HTTPServerRequest;
+using Poco::Net::HTTPServerResponse;
+
+constexpr const char* kSessionCookie = "certbridge_session";
+constexpr std::int64_t kSecondsPerDay = 86400;
+// Login failures from one address before it has to wait, and how long.
+constexpr int kLoginFailuresAllowed = 5;
+constexpr std::int64_t kLoginLockSeconds = 60;
+
+std::int64_t unixNow() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+std::string formatTime(std::int64_t unix_time) {
+  const auto time = static_cast<std::time_t>(unix_time);
+  std::tm parts{};
+  gmtime_r(&time, &parts);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M UTC", &parts);
+  return text;
+}
+
+std::int64_t daysLeft(std::int64_t not_after, std::int64_t now) {
+  const std::int64_t seconds = not_after - now;
+  return seconds >= 0 ? seconds / kSecondsPerDay
+                      : -((-seconds + kSecondsPerDay - 1) / kSecondsPerDay);
+}
+
+// The colour band and the words that say the same without colour.
+std::pair<std::string, std::string> expiryBand(std::int64_t days) {
+  if (days < 0)
+    return {"band-expired", "EXPIRED"};
+  if (days < 7)
+    return {"band-week", "under 7 days"};
+  if (days < 30)
+    return {"band-month", "under 30 days"};
+  return {"band-fine", "fine"};
+}
+
+std::string roleOf(const storage::CertificateView& view) {
+  if (view.anchor)
+    return "client CA";
+  if (view.certificate.is_ca)
+    return "CA";
+  if (view.client)
+    return "client";
+  return "other";
+}
+
+bool isHex(const std::string& text, std::size_t size) {
+  return text.size() == size && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// A Prometheus label value: backslash, double quote and line feed escaped.
+std::string promLabel(const std::string& text) {
+  std::string escaped;
+  for (const char c : text) {
+    if (c == '\\' || c == '"') {
+      escaped.push_back('\\');
+      escaped.push_back(c);
+    } else if (c == '\n') {
+      escaped += "\\n";
+    } else {
+      escaped.push_back(c);
+    }
+  }
+  return escaped;
+}
+
+std::string urlEncoded(const std::string& text) {
+  std::string encoded;
+  Poco::URI::encode(text, "&=?#+", encoded);
+  return encoded;
+}
+
+class BodyTooLarge : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Identity {
+  std::string actor;
+  std::string csrf;  // empty for bearer tokens, which are not sent by browsers on their own
+};
+
+struct Session {
+  std::string csrf;
+  std::int64_t expires = 0;
+};
+
+// Keeps the file parts of a multipart upload, capped like every body.
+class UploadCollector final : public Poco::Net::PartHandler {
+ public:
+  explicit UploadCollector(std::size_t limit) : limit_(limit) {}
+  void handlePart(const Poco::Net::MessageHeader&, std::istream& stream) override {
+    std::string content;
+    std::vector<char> chunk(16 * 1024);
+    while (stream) {
+      stream.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      content.append(chunk.data(), static_cast<std::size_t>(stream.gcount()));
+      if (content.size() > limit_) {
+        throw BodyTooLarge("upload larger than the limit");
+      }
+    }
+    files.push_back(std::move(content));
+  }
+  std::vector<std::string> files;
+
+ private:
+  std::size_t limit_;
+};
+
+}  // namespace
+
+// Everything the handlers share: settings, storage, sessions and the login rate limit.
+// Thread-safe: sessions and failures are guarded by a mutex; storage by the Database.
+class WebApp {
+ public:
+  WebApp(WebSettings settings, storage::Database& database, AgentControl& agent,
+         Poco::Logger& logger)
+      : settings_(std::move(settings)),
+        database_(database),
+        agent_(agent),
+        logger_(logger),
+        certificates_(database),
+        crls_(database) {}
+
+  void handle(HTTPServerRequest& request, HTTPServerResponse& response);
+
+ private:
+  struct Reply {
+    HTTPResponse::HTTPStatus status = HTTPResponse::HTTP_OK;
+    std::string content_type = "text/html; charset=utf-8";
+    std::string body;
+    std::string location;  // for redirects
+    std::vector<Poco::Net::HTTPCookie> cookies;
+  };
+
+  Reply route(HTTPServerRequest& request, const std::string& body);
+  std::optional<Identity> identify(const HTTPServerRequest& request);
+  bool mayRead(const std::optional<Identity>& identity) const {
+    return settings_.public_status || identity.has_value();
+  }
+  // Throws std::invalid_argument when a change is not authorised (401 or 403).
+  Identity requireChange(const HTTPServerRequest& request, const std::optional<Identity>& identity,
+                         const std::string& form_csrf);
+
+  Reply statusPage(const std::optional<Identity>& identity, const std::string& message);
+  Reply auditPage(const std::optional<Identity>& identity);
+  Reply loginPage(const std::string& error, HTTPResponse::HTTPStatus status);
+  Reply login(const HTTPServerRequest& request, const Poco::Net::HTMLForm& form);
+  Reply setTrust(const std::string& sha256, storage::TrustState state, const Identity& who,
+                 const std::string& origin, bool json);
+  Reply undo(std::int64_t audit_id, const Identity& who, const std::string& origin);
+  Reply upload(const std::string& bytes, const Identity& who, const std::string& origin, bool json);
+  Reply healthz();
+  Reply metrics();
+  Reply statusJson();
+  Reply auditJson();
+
+  static Reply redirect(const std::string& location) {
+    Reply reply;
+    reply.status = HTTPResponse::HTTP_SEE_OTHER;
+    reply.location = location;
+    return reply;
+  }
+  static Reply json(const Poco::JSON::Object& object, HTTPResponse::HTTPStatus status) {
+    std::ostringstream out;
+    object.stringify(out);
+    Reply reply;
+    reply.status = status;
+    reply.content_type = "application/json";
+    reply.body = out.str() + "\n";
+    return reply;
+  }
+  static Reply jsonError(HTTPResponse::HTTPStatus status, const std::string& message) {
+    Poco::JSON::Object object;
+    object.set("error", message);
+    return json(object, status);
+  }
+
+  WebSettings settings_;
+  storage::Database& database_;
+  AgentControl& agent_;
+  Poco::Logger& logger_;
+  storage::CertificateRepository certificates_;
+  storage::CrlRepository crls_;
+  std::mutex mutex_;
+  std::map<std::string, Session> sessions_;
+  std::map<std::string, std::pair<int, std::int64_t>> login_failures_;  // address → count, since
+};
+
+namespace {
+
+// Distinguishes "who are you?" (401) from "not allowed" (403) for the edge.
+class Unauthorised : public std::runtime_error {
+ public:
+  Unauthorised(HTTPResponse::HTTPStatus status, const std::string& message)
+      : std::runtime_error(message), status_(status) {}
+  HTTPResponse::HTTPStatus status() const { return status_; }
+
+ private:
+  HTTPResponse::HTTPStatus status_;
+};
+
+// Bodies up to this size are read and dropped before a 413, so that the client, still sending,
+// sees the answer instead of a reset connection. Larger ones are cut off.
+constexpr std::uint64_t kDrainLimit = 8 * 1024 * 1024;
+
+std::string readBody(HTTPServerRequest& request, std::size_t limit) {
+  if (request.hasContentLength() &&
+      static_cast<std::uint64_t>(request.getContentLength64()) > limit) {
+    if (static_cast<std::uint64_t>(request.getContentLength64()) <= kDrainLimit) {
+      request.stream().ignore(std::numeric_limits<std::streamsize>::max());
+    }
+    throw BodyTooLarge("request body of " + std::to_string(request.getContentLength64()) +
+                       " bytes is over the limit of " + std::to_string(limit));
+  }
+  std::string body;
+  std::vector<char> chunk(16 * 1024);
+  std::istream& stream = request.stream();
+  while (stream) {
+    stream.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    body.append(chunk.data(), static_cast<std::size_t>(stream.gcount()));
+    if (body.size() > limit) {
+      throw BodyTooLarge("request body is over the limit of " + std::to_string(limit) + " bytes");
+    }
+  }
+  return body;
+}
+
+}  // namespace
+
+std::optional<Identity> WebApp::identify(const HTTPServerRequest& request) {
+  if (request.has("Authorization")) {
+    const std::string header = request.get("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (header.starts_with(kBearer) && !settings_.api_token_sha256.empty() &&
+        constantTimeEquals(sha256Hex(header.substr(kBearer.size())), settings_.api_token_sha256)) {
+      return Identity{"api-token", ""};
+    }
+    return std::nullopt;
+  }
+  Poco::Net::NameValueCollection cookies;
+  request.getCookies(cookies);
+  if (!cookies.has(kSessionCookie)) {
+    return std::nullopt;
+  }
+  const std::lock_guard lock(mutex_);
+  const auto found = sessions_.find(cookies.get(kSessionCookie));
+  if (found == sessions_.end()) {
+    return std::nullopt;
+  }
+  if (found->second.expires < unixNow()) {
+    sessions_.erase(found);
+    return std::nullopt;
+  }
+  return Identity{"admin", found->second.csrf};
+}
+
+Identity WebApp::requireChange(const HTTPServerRequest& request,
+                               const std::optional<Identity>& identity,
+                               const std::string& form_csrf) {
+  if (!identity) {
+    throw Unauthorised(HTTPResponse::HTTP_UNAUTHORIZED, "log in first");
+  }
+  if (!identity->csrf.empty()) {
+    const std::string sent =
+        !form_csrf.empty() ? form_csrf : request.get("X-CSRF-Token", std::string());
+    if (!constantTimeEquals(sent, identity->csrf)) {
+      throw Unauthorised(HTTPResponse::HTTP_FORBIDDEN,
+                         "the form's CSRF token is missing or wrong; reload the page");
+    }
+  }
+  return *identity;
+}
+
+void WebApp::handle(HTTPServerRequest& request, HTTPServerResponse& response) {
+  Reply reply;
+  const std::string path = Poco::URI(request.getURI()).getPath();
+  const bool wants_json = path.starts_with("/api/");
+  try {
+    const std::string body = readBody(request, settings_.max_body);
+    reply = route(request, body);
+  } catch (const BodyTooLarge& error) {
+    reply = wants_json ? jsonError(HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE, error.what())
+                       : Reply{HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE,
+                               "text/plain; charset=utf-8", std::string(error.what()) + "\n"};
+  } catch (const Unauthorised& error) {
+    if (!wants_json && error.status() == HTTPResponse::HTTP_UNAUTHORIZED) {
+      reply = redirect("/login");
+    } else {
+      reply = wants_json ? jsonError(error.status(), error.what())
+                         : Reply{error.status(), "text/plain; charset=utf-8",
+                                 std::string(error.what()) + "\n"};
+    }
+  } catch (const BadInput& error) {
+    reply = wants_json ? jsonError(HTTPResponse::HTTP_BAD_REQUEST, error.what())
+                       : redirect("/?message=" + urlEncoded(error.what()));
+  } catch (const std::exception& error) {
+    logger_.error("web: %s %s failed: %s", request.getMethod(), path, std::string(error.what()));
+    reply = wants_json
+                ? jsonError(HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, error.what())
+                : Reply{HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
+                        "certbridge could not answer: " + std::string(error.what()) + "\n"};
+  }
+
+  response.setStatus(reply.status);
+  if (reply.status == HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE) {
+    response.setKeepAlive(false);
+  }
+  response.setContentType(reply.content_type);
+  // Nothing on these pages comes from elsewhere; inline styles and the filter script only.
+  response.set("Content-Security-Policy",
+               "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  response.set("X-Content-Type-Options", "nosniff");
+  response.set("X-Frame-Options", "DENY");
+  response.set("Referrer-Policy", "no-referrer");
+  response.set("Cache-Control", "no-store");
+  for (Poco::Net::HTTPCookie& cookie : reply.cookies) {
+    response.addCookie(cookie);
+  }
+  if (!reply.location.empty()) {
+    response.set("Location", reply.location);
+  }
+  response.setContentLength64(static_cast<Poco::Int64>(reply.body.size()));
+  if (request.getMethod() == "HEAD") {
+    response.send();
+    return;
+  }
+  response.send() << reply.body;
+}
+
+WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body) {
+  const Poco::URI uri(request.getURI());
+  const std::string path = uri.getPath();
+  const std::string method = request.getMethod();
+  const std::string origin = request.clientAddress().host().toString();
+  const std::optional<Identity> identity = identify(request);
+  const bool get = method == "GET" || method == "HEAD";
+
+  if (get && path == "/healthz") {
+    return healthz();
+  }
+  if (get && path == "/login") {
+    return loginPage("", HTTPResponse::HTTP_OK);
+  }
+
+  // Forms: urlencoded or multipart, from the body already read within the limit.
+  Poco::Net::HTMLForm form;
+  UploadCollector uploads(settings_.max_body);
+  if (method == "POST" && !path.starts_with("/api/")) {
+    std::istringstream stream(body);
+    form.setFieldLimit(100);
+    form.load(request, stream, uploads);
+  }
+  const std::string form_csrf = form.get("csrf", "");
+
+  if (method == "POST" && path == "/login") {
+    return login(request, form);
+  }
+  if (method == "POST" && path == "/logout") {
+    requireChange(request, identity, form_csrf);
+    Poco::Net::NameValueCollection cookies;
+    request.getCookies(cookies);
+    {
+      const std::lock_guard lock(mutex_);
+      sessions_.erase(cookies.get(kSessionCookie, ""));
+    }
+    Reply reply = redirect("/login");
+    Poco::Net::HTTPCookie cleared(kSessionCookie, "");
+    cleared.setMaxAge(0);
+    cleared.setPath("/");
+    reply.cookies.push_back(cleared);
+    return reply;
+  }
+
+  if (get && (path == "/" || path == "/audit" || path == "/metrics" || path.starts_with("/api/"))) {
+    if (!mayRead(identity)) {
+      throw Unauthorised(HTTPResponse::HTTP_UNAUTHORIZED, "log in, or send the API bearer token");
+    }
+    if (path == "/")
+      return statusPage(identity, uri.getQueryParameters().empty()
+                                      ? ""
+                                      : uri.getQueryParameters().front().second);
+    if (path == "/audit")
+      return auditPage(identity);
+    if (path == "/metrics")
+      return metrics();
+    if (path == "/api/v1/status" || path == "/api/v1/certificates")
+      return statusJson();
+    if (path == "/api/v1/audit")
+      return auditJson();
+  }
+
+  // /clients/SHA256/approve|block, /api/v1/certificates/SHA256/trust
+  std::vector<std::string> segments;
+  uri.getPathSegments(segments);
+  if (method == "POST" && segments.size() == 3 && segments[0] == "clients") {
+    const Identity who = requireChange(request, identity, form_csrf);
+    if (!isHex(segments[1], 64) || (segments[2] != "approve" && segments[2] != "block")) {
+      throw BadInput("no such action");
+    }
+    return setTrust(
+        segments[1],
+        segments[2] == "approve" ? storage::TrustState::trusted : storage::TrustState::blocked, who,
+        origin, false);
+  }
+  if (method == "POST" && segments.size() == 3 && segments[0] == "audit" && segments[2] == "undo") {
+    const Identity who = requireChange(request, identity, form_csrf);
+    std::int64_t id = 0;
+    try {
+      id = std::stoll(segments[1]);
+    } catch (const std::exception&) {
+      throw BadInput("no such audit entry");
+    }
+    return undo(id, who, origin);
+  }
+  if (method == "POST" && path == "/upload") {
+    const Identity who = requireChange(request, identity, form_csrf);
+    if (uploads.files.empty() || uploads.files.front().empty()) {
+      throw BadInput("choose a certificate file (PEM or DER) to upload");
+    }
+    return upload(uploads.files.front(), who, origin, false);
+  }
+  if (method == "POST" && segments.size() == 5 && segments[0] == "api" &&
+      segments[2] == "certificates" && segments[4] == "trust") {
+    const Identity who = requireChange(request, identity, "");
+    Poco::Dynamic::Var parsed;
+    try {
+      parsed = Poco::JSON::Parser().parse(body);
+    } catch (const Poco::Exception& error) {
+      throw BadInput("body is not JSON: " + error.displayText());
+    }
+    const auto object = parsed.extract<Poco::JSON::Object::Ptr>();
+    const std::string state = object ? object->optValue<std::string>("state", "") : "";
+    if (!isHex(segments[3], 64)) {
+      throw BadInput("not a SHA-256 fingerprint: " + segments[3]);
+    }
+    if (state != "trusted" && state != "blocked") {
+      throw BadInput("\"state\" must be \"trusted\" or \"blocked\"");
+    }
+    return setTrust(segments[3], storage::trustStateFromString(state), who, origin, true);
+  }
+  if (method == "POST" && path == "/api/v1/uploads") {
+    const Identity who = requireChange(request, identity, "");
+    return upload(body, who, origin, true);
+  }
+
+  if (path.starts_with("/api/")) {
+    return jsonError(HTTPResponse::HTTP_NOT_FOUND, "no such API route: " + method + " " + path);
+  }
+  return Reply{HTTPResponse::HTTP_NOT_FOUND, "text/html; charset=utf-8",
+               page("Not found", "<p>Nothing here. <a href=\"/\">Status</a></p>",
+                    identity.has_value(), identity ? identity->csrf : "")};
+}
+
+WebApp::Reply WebApp::loginPage(const std::string& error, HTTPResponse::HTTPStatus status) {
+  std::string body = "<h1>Log in</h1>";
+  if (settings_.admin_password_hash.empty()) {
+    body +=
+        "<p class=\"bad\">No administrator password is set: put the output of "
+        "<code>certbridge hash-password</code> into <code>[web] admin_password_hash</code>."
+        "</p>";
+  }
+  if (!error.empty()) {
+    body += "<p class=\"bad\" id=\"login-error\">" + escapeHtml(error) + "</p>";
+  }
+  body +=
+      "<form method=\"post\" action=\"/login\"><p><label>Password <input type=\"password\" "
+      "name=\"password\" id=\"password\" autofocus required></label> <button type=\"submit\" "
+      "id=\"login\">Log in</button></p></form>";
+  Reply reply;
+  reply.status = status;
+  reply.body = page("Log in", body, false, "");
+  return reply;
+}
+
+WebApp::Reply WebApp::login(const HTTPServerRequest& request, const Poco::Net::HTMLForm& form) {
+  const std::string address = request.clientAddress().host().toString();
+  const std::int64_t now = unixNow();
+  {
+    const std::lock_guard lock(mutex_);
+    const auto& [failures, since] = login_failures_[address];
+    if (failures >= kLoginFailuresAllowed && now - since < kLoginLockSeconds) {
+      return loginPage("Too many wrong passwords; wait a minute and try again.",
+                       HTTPResponse::HTTP_TOO_MANY_REQUESTS);
+    }
+  }
+  if (settings_.admin_password_hash.empty() ||
+      !verifyPassword(form.get("password", ""), settings_.admin_password_hash)) {
+    {
+      const std::lock_guard lock(mutex_);
+      auto& [failures, since] = login_failures_[address];
+      if (now - since >= kLoginLockSeconds) {
+        failures = 0;
+      }
+      ++failures;
+      since = now;
+    }
+    logger_.warning("web: wrong password from %s", address);
+    return loginPage("Wrong password.", HTTPResponse::HTTP_UNAUTHORIZED);
+  }
+  const std::string token = randomHex(32);
+  {
+    const std::lock_guard lock(mutex_);
+    login_failures_.erase(address);
+    sessions_[token] = Session{randomHex(32), now + settings_.session_timeout.count()};
+  }
+  logger_.notice("web: administrator logged in from %s", address);
+  Reply reply = redirect("/");
+  Poco::Net::HTTPCookie cookie(kSessionCookie, token);
+  cookie.setHttpOnly(true);
+  cookie.setPath("/");
+  cookie.setSameSite(Poco::Net::HTTPCookie::SAME_SITE_STRICT);
+  cookie.setMaxAge(static_cast<int>(settings_.session_timeout.count()));
+  reply.cookies.push_back(cookie);
+  return reply;
+}
+
+WebApp::Reply WebApp::setTrust(const std::string& sha256, storage::TrustState state,
+                               const Identity& who, const std::string& origin, bool as_json) {
+  try {
+    certificates_.setTrustState(sha256, state, who.actor, origin, unixNow());
+  } catch (const storage::StorageError& error) {
+    throw BadInput(error.what());
+  }
+  agent_.requestPublish();
+  logger_.notice("web: %s set %s to %s (from %s)", who.actor, sha256, storage::toString(state),
+                 origin);
+  if (as_json) {
+    Poco::JSON::Object object;
+    object.set("sha256", sha256);
+    object.set("trust", storage::toString(state));
+    return json(object, HTTPResponse::HTTP_OK);
+  }
+  return redirect("/");
+}
+
+WebApp::Reply WebApp::undo(std::int64_t audit_id, const Identity& who, const std::string& origin) {
+  const std::optional<storage::AuditEntry> entry = storage::AuditLog(database_).find(audit_id);
+  if (!entry) {
+    throw BadInput("no such audit entry");
+  }
+  if (entry->action == "certificate.uploaded" && entry->previous.empty()) {
+    certificates_.removeUpload(entry->target, who.actor, origin, unixNow());
+  } else if (entry->action.starts_with("trust.") || entry->action == "certificate.uploaded") {
+    if (entry->previous.empty()) {
+      throw BadInput("this change has no earlier state to return to");
+    }
+    certificates_.setTrustState(entry->target, storage::trustStateFromString(entry->previous),
+                                who.actor, origin, unixNow());
+  } else {
+    throw BadInput("only trust changes and uploads can be undone");
+  }
+  agent_.requestPublish();
+  return redirect("/audit");
+}
+
+WebApp::Reply WebApp::upload(const std::string& bytes, const Identity& who,
+                             const std::string& origin, bool as_json) {
+  const std::string sha256 = agent_.addUploadedClient(
+      std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()), who.actor,
+      origin);
+  logger_.notice("web: %s uploaded client certificate %s (from %s)", who.actor, sha256, origin);
+  if (as_json) {
+    Poco::JSON::Object object;
+    object.set("sha256", sha256);
+    object.set("trust", "trusted");
+    return json(object, HTTPResponse::HTTP_CREATED);
+  }
+  return redirect("/?message=" + urlEncoded("uploaded and trusted " + sha256));
+}
+
+WebApp::Reply WebApp::healthz() {
+  Poco::JSON::Array reasons;
+  for (const storage::StoreStatus& store : certificates_.listStores()) {
+    if (!store.last_sync_ok) {
+      reasons.add("store " + store.definition.name + ": " +
+                  (store.last_sync_at ? store.last_sync_error : std::string("never synced")));
+    }
+  }
+  const auto publish = storage::PublishHistory(database_).last();
+  if (!publish) {
+    reasons.add("nothing published yet");
+  } else if (publish->result == "failed") {
+    reasons.add("last publish failed: " + publish->detail);
+  }
+  Poco::JSON::Object object;
+  object.set("status", reasons.size() == 0 ? "ok" : "failing");
+  object.set("reasons", reasons);
+  return json(object,
+              reasons.size() == 0 ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
+}
+
+WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
+                                 const std::string& message) {
+  const std::int64_t now = unixNow();
+  std::vector<storage::CertificateView> certificates = certificates_.listCertificates();
+  std::erase_if(certificates, [](const auto& view) { return !view.present; });
+  std::stable_sort(certificates.begin(), certificates.end(), [](const auto& a, const auto& b) {
+    return a.certificate.not_after < b.certificate.not_after;
+  });
+  const bool signed_in = identity.has_value() && !identity->csrf.empty();
+  const std::string csrf = signed_in ? identity->csrf : "";
+
+  std::string body = "<h1>Status</h1>";
+  if (!message.empty()) {
+    body += "<p class=\"warn\" id=\"message\">" + escapeHtml(message) + "</p>";
+  }
+  body += "<div class=\"summary\"><div class=\"card\"><h3>Stores</h3><ul>";
+  for (const storage::StoreStatus& store : certificates_.listStores()) {
+    body += "<li>" + escapeHtml(store.definition.name) + " (" + escapeHtml(store.definition.type) +
+            "): last sync " + (store.last_sync_at ? formatTime(*store.last_sync_at) : "never") +
+            " " +
+            (store.last_sync_ok
+                 ? "<span class=\"ok\">ok</span>"
+                 : "<span class=\"bad\">FAILED</span>: " + escapeHtml(store.last_sync_error)) +
+            "</li>";
+  }
+  body += "</ul></div><div class=\"card\" id=\"publish\"><h3>Last publish and reload</h3>";
+  const auto publish = storage::PublishHistory(database_).lastChange();
+  if (!publish) {
+    body += "<p>never</p>";
+  } else if (publish->result == "failed") {
+    body += "<p><span class=\"bad\">FAILED</span> at " + formatTime(publish->at) +
+            "; the files published before stay in place.</p><pre>" + escapeHtml(publish->detail) +
+            "</pre>";
+  } else {
+    body += "<p><span class=\"ok\">" + escapeHtml(publish->result) + "</span> at " +
+            formatTime(publish->at) + "</p>";
+  }
+  body += "</div><div class=\"card\" id=\"crls\"><h3>CRLs</h3><ul>";
+  for (const storage::CrlFetchState& fetch : crls_.fetchStates()) {
+    const auto crl = crls_.current(fetch.ca_sha256);
+    std::string subject = fetch.ca_sha256;
+    for (const auto& view : certificates) {
+      if (view.certificate.sha256 == fetch.ca_sha256)
+        subject = view.certificate.subject;
+    }
+    body += "<li>" + escapeHtml(subject) + ": ";
+    if (!crl) {
+      body += "<span class=\"bad\">ERROR: no CRL</span> " + escapeHtml(fetch.last_error);
+    } else if (crl->next_update && *crl->next_update <= now) {
+      body += "<span class=\"bad\">ERROR: expired</span>";
+    } else {
+      const std::int64_t left = crl->next_update ? *crl->next_update - now : 0;
+      const bool warn = crl->next_update && left < settings_.crl_warning_margin.count();
+      body += std::string(warn ? "<span class=\"warn\">WARNING: " : "<span class=\"ok\">") +
+              (crl->next_update ? "next update " + formatTime(*crl->next_update) + ", in " +
+                                      std::to_string(left / 3600) + " h"
+                                : std::string("no next update")) +
+              "</span>";
+    }
+    body += "</li>";
+  }
+  body += "</ul></div><div class=\"card\" id=\"warnings\"><h3>Warnings</h3><ul class=\"messages\">";
+  for (const std::string& warning : agent_.currentWarnings()) {
+    body += "<li class=\"warn\">" + escapeHtml(warning) + "</li>";
+  }
+  body += "</ul></div></div>";
+
+  if (signed_in) {
+    body +=
+        "<form method=\"post\" action=\"/upload\" enctype=\"multipart/form-data\" "
+        "id=\"upload-form\"><input type=\"hidden\" name=\"csrf\" value=\"" +
+        escapeHtml(csrf) +
+        "\">Trust a client certificate without touching the OS store (PEM or DER): "
+        "<input type=\"file\" name=\"certificate\" id=\"certificate-file\"> "
+        "<button type=\"submit\">Upload</button></form>";
+  }
+  body +=
+      "<h2>Certificates</h2><input type=\"search\" id=\"filter\" placeholder=\"Filter by "
+      "subject, issuer, serial, fingerprint, store or state\" aria-label=\"Filter\">"
+      "<table id=\"certificates\"><thead><tr><th>Expiry</th><th>Days left</th>"
+      "<th>Not after</th><th>Subject</th><th>Issuer</th><th>Serial</th><th>SHA-256</th>"
+      "<th>Source</th><th>Role</th><th>Trust</th><th></th></tr></thead><tbody>";
+  for (const storage::CertificateView& view : certificates) {
+    const std::int64_t days = daysLeft(view.certificate.not_after, now);
+    const auto [band_class, band_text] = expiryBand(days);
+    const std::string trust = view.trust ? storage::toString(*view.trust) : "";
+    body +=
+        "<tr data-sha256=\"" + escapeHtml(view.certificate.sha256) + "\"><td><span class=\"band " +
+        band_class + "\">" + band_text + "</span></td><td>" + std::to_string(days) + "</td><td>" +
+        formatTime(view.certificate.not_after) + "</td><td>" +
+        escapeHtml(view.certificate.subject) + "</td><td>" + escapeHtml(view.certificate.issuer) +
+        "</td><td class=\"fp\">" + escapeHtml(view.certificate.serial) + "</td><td class=\"fp\">" +
+        escapeHtml(view.certificate.sha256) + "</td><td>" + escapeHtml(view.sources) + "</td><td>" +
+        escapeHtml(roleOf(view)) + "</td><td class=\"trust\">" + escapeHtml(trust) + "</td><td>";
+    if (signed_in && view.client) {
+      const auto button = [&](const char* action, const char* label) {
+        return "<form class=\"inline\" method=\"post\" action=\"/clients/" +
+               escapeHtml(view.certificate.sha256) + "/" + action +
+               "\"><input type=\"hidden\" name=\"csrf\" value=\"" + escapeHtml(csrf) +
+               "\"><button class=\"action\" type=\"submit\" name=\"" + action + "\">" + label +
+               "</button></form>";
+      };
+      if (trust != "trusted")
+        body += button("approve", "Approve");
+      if (trust != "blocked")
+        body += button("block", trust == "trusted" ? "Revoke" : "Block");
+    }
+    body += "</td></tr>";
+  }
+  body +=
+      "</tbody></table><script>\n"
+      "document.getElementById('filter').addEventListener('input', function (e) {\n"
+      "  var q = e.target.value.toLowerCase();\n"
+      "  document.querySelectorAll('#certificates tbody tr').forEach(function (row) {\n"
+      "    row.style.display = row.textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none';\n"
+      "  });\n});\n</script>";
+  Reply reply;
+  reply.body = page("Status", body, signed_in, csrf);
+  return reply;
+}
+
+WebApp::Reply WebApp::auditPage(const std::optional<Identity>& identity) {
+  const bool signed_in = identity.has_value() && !identity->csrf.empty();
+  std::string body =
+      "<h1>Audit log</h1><table id=\"audit\"><thead><tr><th>When</th><th>Who</th>"
+      "<th>From</th><th>What</th><th>Certificate</th><th>Detail</th><th></th>"
+      "</tr></thead><tbody>";
+  for (const storage::AuditEntry& entry : storage::AuditLog(database_).recent(500)) {
+    body += "<tr><td>" + formatTime(entry.at) + "</td><td>" + escapeHtml(entry.actor) +
+            "</td><td>" + escapeHtml(entry.origin) + "</td><td>" + escapeHtml(entry.action) +
+            "</td><td class=\"fp\">" + escapeHtml(entry.target) + "</td><td>" +
+            escapeHtml(entry.detail) +
+            (entry.previous.empty() ? "" : " (was " + escapeHtml(entry.previous) + ")") +
+            "</td><td>";
+    const bool undoable = entry.action.starts_with("trust.")
+                              ? !entry.previous.empty()
+                              : entry.action == "certificate.uploaded";
+    if (signed_in && undoable) {
+      body += "<form class=\"inline\" method=\"post\" action=\"/audit/" + std::to_string(entry.id) +
+              "/undo\"><input type=\"hidden\" name=\"csrf\" value=\"" + escapeHtml(identity->csrf) +
+              "\"><button class=\"action\" type=\"submit\">Undo</button></form>";
+    }
+    body += "</td></tr>";
+  }
+  body += "</tbody></table>";
+  Reply reply;
+  reply.body = page("Audit log", body, signed_in, signed_in ? identity->csrf : "");
+  return reply;
+}
+
+WebApp::Reply WebApp::statusJson() {
+  const std::int64_t now = unixNow();
+  Poco::JSON::Object root;
+  Poco::JSON::Array stores;
+  for (const storage::StoreStatus& store : certificates_.listStores()) {
+    Poco::JSON::Object entry;
+    entry.set("name", store.definition.name);
+    entry.set("type", store.definition.type);
+    entry.set("last_sync_at", store.last_sync_at.value_or(0));
+    entry.set("last_sync_ok", store.last_sync_ok);
+    entry.set("last_sync_error", store.last_sync_error);
+    stores.add(entry);
+  }
+  root.set("stores", stores);
+  if (const auto publish = storage::PublishHistory(database_).lastChange()) {
+    Poco::JSON::Object entry;
+    entry.set("at", publish->at);
+    entry.set("result", publish->result);
+    entry.set("detail", publish->detail);
+    root.set("last_publish", entry);
+  }
+  Poco::JSON::Array crl_list;
+  for (const storage::CrlFetchState& fetch : crls_.fetchStates()) {
+    Poco::JSON::Object entry;
+    entry.set("ca_sha256", fetch.ca_sha256);
+    const auto crl = crls_.current(fetch.ca_sha256);
+    entry.set("next_update", crl && crl->next_update ? *crl->next_update : 0);
+    entry.set("last_fetch_result", fetch.last_result);
+    entry.set("last_fetch_error", fetch.last_error);
+    entry.set("next_fetch_at", fetch.next_fetch_at.value_or(0));
+    crl_list.add(entry);
+  }
+  root.set("crls", crl_list);
+  Poco::JSON::Array warnings;
+  for (const std::string& warning : agent_.currentWarnings()) {
+    warnings.add(warning);
+  }
+  root.set("warnings", warnings);
+  Poco::JSON::Array list;
+  for (const storage::CertificateView& view : certificates_.listCertificates()) {
+    if (!view.present)
+      continue;
+    Poco::JSON::Object entry;
+    entry.set("sha256", view.certificate.sha256);
+    entry.set("sha1", view.certificate.sha1);
+    entry.set("subject", view.certificate.subject);
+    entry.set("issuer", view.certificate.issuer);
+    entry.set("serial", view.certificate.serial);
+    entry.set("not_after", view.certificate.not_after);
+    entry.set("days_left", daysLeft(view.certificate.not_after, now));
+    entry.set("role", roleOf(view));
+    entry.set("trust", view.trust ? storage::toString(*view.trust) : std::string());
+    entry.set("sources", view.sources);
+    list.add(entry);
+  }
+  root.set("certificates", list);
+  return json(root, HTTPResponse::HTTP_OK);
+}
+
+WebApp::Reply WebApp::auditJson() {
+  Poco::JSON::Array entries;
+  for (const storage::AuditEntry& entry : storage::AuditLog(database_).recent(500)) {
+    Poco::JSON::Object object;
+    object.set("id", entry.id);
+    object.set("at", entry.at);
+    object.set("actor", entry.actor);
+    object.set("origin", entry.origin);
+    object.set("action", entry.action);
+    object.set("target", entry.target);
+    object.set("detail", entry.detail);
+    object.set("previous", entry.previous);
+    entries.add(object);
+  }
+  Poco::JSON::Object root;
+  root.set("audit", entries);
+  return json(root, HTTPResponse::HTTP_OK);
+}
+
+WebApp::Reply WebApp::metrics() {
+  const std::int64_t now = unixNow();
+  std::ostringstream out;
+  out << "# HELP certbridge_certificate_expiry_seconds Seconds until notAfter, per certificate "
+         "present in a store.\n# TYPE certbridge_certificate_expiry_seconds gauge\n";
+  std::map<std::string, int> by_trust;
+  for (const storage::CertificateView& view : certificates_.listCertificates()) {
+    if (!view.present)
+      continue;
+    const std::string trust = view.trust ? storage::toString(*view.trust) : "none";
+    ++by_trust[trust];
+    out << "certbridge_certificate_expiry_seconds{sha256=\"" << view.certificate.sha256
+        << "\",subject=\"" << promLabel(view.certificate.subject) << "\",role=\""
+        << promLabel(roleOf(view)) << "\",trust=\"" << trust << "\"} "
+        << view.certificate.not_after - now << "\n";
+  }
+  out << "# HELP certbridge_certificates Certificates present in stores, by trust state.\n"
+         "# TYPE certbridge_certificates gauge\n";
+  for (const char* trust : {"trusted", "pending", "blocked", "none"}) {
+    out << "certbridge_certificates{trust=\"" << trust << "\"} " << by_trust[trust] << "\n";
+  }
+  out << "# HELP certbridge_crl_next_update_timestamp_seconds nextUpdate of the CRL held for "
+         "each CA in client-ca.pem (0: none).\n"
+         "# TYPE certbridge_crl_next_update_timestamp_seconds gauge\n";
+  for (const storage::CrlFetchState& fetch : crls_.fetchStates()) {
+    const auto crl = crls_.current(fetch.ca_sha256);
+    out << "certbridge_crl_next_update_timestamp_seconds{ca_sha256=\"" << fetch.ca_sha256 << "\"} "
+        << (crl && crl->next_update ? *crl->next_update : 0) << "\n";
+  }
+  out << "# HELP certbridge_last_sync_timestamp_seconds When each store was last read.\n"
+         "# TYPE certbridge_last_sync_timestamp_seconds gauge\n";
+  std::string success;
+  for (const storage::StoreStatus& store : certificates_.listStores()) {
+    out << "certbridge_last_sync_timestamp_seconds{store=\"" << promLabel(store.definition.name)
+        << "\"} " << store.last_sync_at.value_or(0) << "\n";
+    success += "certbridge_last_sync_success{store=\"" + promLabel(store.definition.name) + "\"} " +
+               (store.last_sync_ok ? "1" : "0") + "\n";
+  }
+  out << "# HELP certbridge_last_sync_success 1 when the store's last sync succeeded.\n"
+         "# TYPE certbridge_last_sync_success gauge\n"
+      << success;
+  storage::PublishHistory history(database_);
+  const auto last = history.last();
+  out << "# HELP certbridge_last_publish_timestamp_seconds When the last publish attempt ran.\n"
+         "# TYPE certbridge_last_publish_timestamp_seconds gauge\n"
+         "certbridge_last_publish_timestamp_seconds "
+      << (last ? last->at : 0)
+      << "\n# HELP certbridge_last_publish_success 1 when the last publish attempt succeeded.\n"
+         "# TYPE certbridge_last_publish_success gauge\ncertbridge_last_publish_success "
+      << (last && last->result != "failed" ? 1 : 0) << "\n";
+  const auto [published, failed] = history.countPublishedAndFailed();
+  out << "# HELP certbridge_reloads_total Publishes that changed files and reloaded nginx.\n"
+         "# TYPE certbridge_reloads_total counter\ncertbridge_reloads_total "
+      << published
+      << "\n# HELP certbridge_reloads_failed_total Publishes that failed (files restored).\n"
+         "# TYPE certbridge_reloads_failed_total counter\ncertbridge_reloads_failed_total "
+      << failed << "\n";
+  Reply reply;
+  reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  reply.body = out.str();
+  return reply;
+}
+
+namespace {
+
+class AppHandler final : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit AppHandler(std::shared_ptr<WebApp> app) : app_(std::move(app)) {}
+  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
+    app_->handle(request, response);
+  }
+
+ private:
+  std::shared_ptr<WebApp> app_;
+};
+
+class AppHandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit AppHandlerFactory(std::shared_ptr<WebApp> app) : app_(std::move(app)) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
+    return new AppHandler(app_);  // Poco's interface: the server owns and deletes the handler
+  }
+
+ private:
+  std::shared_ptr<WebApp> app_;
+};
+
+}  // namespace
+
+// Owns the Poco server and the thread pool it runs on, so that stopping waits for its threads.
+class PocoServer {
+ public:
+  PocoServer(const Poco::Net::ServerSocket& socket, std::shared_ptr<WebApp> app,
+             const WebSettings& settings)
+      : pool_(1, settings.threads) {
+    auto parameters = Poco::makeAuto<Poco::Net::HTTPServerParams>();
+    parameters->setMaxThreads(settings.threads);
+    parameters->setMaxQueued(64);
+    parameters->setTimeout(Poco::Timespan(settings.request_timeout.count(), 0));
+    parameters->setKeepAlive(true);
+    parameters->setKeepAliveTimeout(Poco::Timespan(5, 0));
+    parameters->setServerName("certbridge");
+    server_ = std::make_unique<Poco::Net::HTTPServer>(
+        Poco::makeShared<AppHandlerFactory>(std::move(app)), pool_, socket, parameters);
+  }
+  ~PocoServer() {
+    server_->stopAll(true);
+    pool_.joinAll();
+  }
+  void start() { server_->start(); }
+
+ private:
+  Poco::ThreadPool pool_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+WebServer::WebServer(WebSettings settings, storage::Database& database, AgentControl& agent,
+                     Poco::Logger& logger)
+    : settings_(std::move(settings)),
+      app_(std::make_shared<WebApp>(settings_, database, agent, logger)),
+      logger_(logger) {}
+
+WebServer::~WebServer() {
+  stop();
+}
+
+void WebServer::start() {
+  Poco::Net::ServerSocket socket;
+  try {
+    socket.bind(Poco::Net::SocketAddress(settings_.listen), true);
+    socket.listen(64);
+  } catch (const Poco::Exception& error) {
+    throw std::runtime_error("cannot listen on " + settings_.listen +
+                             " ([web] listen): " + error.displayText());
+  }
+  port_ = socket.address().port();
+  server_ = std::make_unique<PocoServer>(socket, app_, settings_);
+  server_->start();
+}
+
+void WebServer::stop() {
+  server_.reset();
+}
+
+}  // namespace certbridge::web
