@@ -693,8 +693,12 @@ WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
     body += "</li>";
   }
   body += "</ul></div><div class=\"card\" id=\"warnings\"><h3>Warnings</h3><ul class=\"messages\">";
-  for (const std::string& warning : agent_.currentWarnings()) {
+  const std::vector<std::string> warnings = agent_.currentWarnings();
+  for (const std::string& warning : warnings) {
     body += "<li class=\"warn\">" + escapeHtml(warning) + "</li>";
+  }
+  if (warnings.empty()) {
+    body += "<li class=\"ok\">none</li>";
   }
   body += "</ul></div></div>";
 
