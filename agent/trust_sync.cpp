@@ -78,13 +78,19 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
   const storage::StoreDefinition definition{store.name, store.type, store.path, store.policy};
   try {
     const auto reader = platform::openCertStore({store.type, store.path});
+    const std::string change_token = reader->changeToken();
+    if (!change_token.empty() && change_token == certificates_.changeToken(store.name)) {
+      certificates_.recordSyncResult(definition, now, "", change_token);
+      logger_.debug("store %s unchanged since its last sync (not read)", store.name);
+      return;
+    }
     const platform::StoreSnapshot snapshot = reader->read();
     for (const platform::StoreCrl& crl : snapshot.crls) {
       store_crls_.emplace_back(store.name, crl);
     }
     const std::string digest = snapshotDigest(snapshot);
     if (certificates_.snapshotDigest(store.name) == digest) {
-      certificates_.recordSyncResult(definition, now, "");
+      certificates_.recordSyncResult(definition, now, "", change_token);
       logger_.debug("store %s unchanged (%z certificates)", store.name,
                     snapshot.certificates.size());
       return;
@@ -100,6 +106,7 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
     }
     const storage::StoreChanges changes =
         certificates_.applySnapshot(definition, entries, digest, now);
+    certificates_.recordSyncResult(definition, now, "", change_token);
     for (const std::string& added : changes.added) {
       report.changes.push_back("store " + store.name + ": added " + added);
     }

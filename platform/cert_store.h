@@ -54,6 +54,11 @@ class CertStore {
   // A short human-readable description for logs and errors, e.g. "nss:sql:/etc/pki/nssdb".
   virtual std::string describe() const = 0;
 
+  // A value that changes whenever the store's content may have changed, read without opening
+  // the store (NSS: identity, size and modification time of cert9.db and its journal files), so
+  // that an unchanged store costs a stat instead of a full read. Empty when it cannot tell.
+  virtual std::string changeToken() const = 0;
+
   // Where a change to this store shows up, in the form the platform's StoreWatcher understands
   // (a directory on Linux).
   virtual std::vector<std::string> watchLocations() const = 0;

@@ -200,19 +200,35 @@ StoreChanges CertificateRepository::applySnapshot(const StoreDefinition& store,
 }
 
 void CertificateRepository::recordSyncResult(const StoreDefinition& store, UnixTime now,
-                                             const std::string& error) {
+                                             const std::string& error,
+                                             const std::string& change_token) {
   database_.transaction([&] {
     upsertStore(store);
     database_
         .prepare(R"sql(
-        UPDATE stores SET last_sync_at = ?, last_sync_ok = ?, last_sync_error = ?
+        UPDATE stores SET last_sync_at = ?, last_sync_ok = ?, last_sync_error = ?,
+                          change_token = ?
         WHERE name = ?)sql")
         .bind(1, now)
         .bind(2, std::int64_t{error.empty() ? 1 : 0})
         .bind(3, error)
-        .bind(4, store.name)
+        .bind(4, error.empty() ? change_token : std::string())
+        .bind(5, store.name)
         .run();
   });
+}
+
+std::string CertificateRepository::changeToken(const std::string& store) {
+  std::string token;
+  database_.read([&] {
+    Statement select =
+        database_.prepare("SELECT change_token FROM stores WHERE name = ? AND last_sync_ok = 1");
+    select.bind(1, store);
+    if (select.step()) {
+      token = select.text(0);
+    }
+  });
+  return token;
 }
 
 std::vector<CertificateView> CertificateRepository::listCertificates() {

@@ -25,7 +25,11 @@ class CertificateRepository {
                              const std::string& digest, UnixTime now);
 
   // Records a failed or successful sync attempt without touching the store's certificates.
-  void recordSyncResult(const StoreDefinition& store, UnixTime now, const std::string& error);
+  // The change token is kept only with a success: after a failure the store is read again.
+  void recordSyncResult(const StoreDefinition& store, UnixTime now, const std::string& error,
+                        const std::string& change_token = "");
+  // The store's change token at its last successful sync; empty when unknown or failed.
+  std::string changeToken(const std::string& store);
 
   // Every certificate ever seen, present ones first within no particular order.
   std::vector<CertificateView> listCertificates();

@@ -101,6 +101,7 @@ void migrateToV2(Database& database) {
       failures INTEGER NOT NULL
     );
     ALTER TABLE audit_log ADD COLUMN previous TEXT NOT NULL DEFAULT '';
+    ALTER TABLE stores ADD COLUMN change_token TEXT NOT NULL DEFAULT '';
   )sql");
 }
 

@@ -18,6 +18,7 @@ class NssCertStore final : public CertStore {
   StoreSnapshot read() const override;
   std::string describe() const override;
   std::vector<std::string> watchLocations() const override;
+  std::string changeToken() const override;
 
   const std::string& directory() const { return directory_; }
 

@@ -3,6 +3,7 @@
 #include <cert.h>
 #include <certdb.h>
 #include <nss.h>
+#include <pk11pub.h>
 #include <prerror.h>
 
 #include <memory>
@@ -14,6 +15,11 @@ struct NssContextDeleter {
   void operator()(NSSInitContext* context) const { NSS_ShutdownContext(context); }
 };
 using NssContextPtr = std::unique_ptr<NSSInitContext, NssContextDeleter>;
+
+struct SlotDeleter {
+  void operator()(PK11SlotInfo* slot) const { PK11_FreeSlot(slot); }
+};
+using SlotPtr = std::unique_ptr<PK11SlotInfo, SlotDeleter>;
 
 struct CertListDeleter {
   void operator()(CERTCertList* list) const { CERT_DestroyCertList(list); }

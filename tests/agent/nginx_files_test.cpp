@@ -33,6 +33,17 @@ TEST(NginxFiles, MapHasOneLinePerTrustedClientAndDefaultZero) {
             std::string::npos);
 }
 
+TEST(NginxFiles, MapHashIsSizedForTheList) {
+  TrustMaterial material = sampleMaterial();
+  EXPECT_NE(contentOf(renderNginxFiles(material, "/x", std::nullopt), "clients.map")
+                .find("map_hash_max_size 2048;\nmap_hash_bucket_size 128;"),
+            std::string::npos);
+  material.clients.resize(5000, material.clients.front());
+  EXPECT_NE(contentOf(renderNginxFiles(material, "/x", std::nullopt), "clients.map")
+                .find("map_hash_max_size 10000;"),
+            std::string::npos);
+}
+
 TEST(NginxFiles, MtlsConfNamesTheBundleAndTheComputedDepth) {
   const auto files = renderNginxFiles(sampleMaterial(), "/etc/nginx/certbridge", std::nullopt);
   const std::string conf = contentOf(files, "mtls.conf");

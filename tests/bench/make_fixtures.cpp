@@ -1,25 +1,106 @@
-// Writes benchmark data: `certbridge_bench_fixtures crl DIR COUNT` makes DIR/ca.pem and
-// DIR/large.crl, a CRL of that CA revoking COUNT serials (DER).
+// Writes benchmark data, the same every run (keys from fixed seeds, fixed names and serials):
+//   certbridge_bench_fixtures crl DIR COUNT
+//       DIR/ca.pem and DIR/large.crl, a CRL of that CA revoking COUNT serials (DER)
+//   certbridge_bench_fixtures store DIR CLIENTS CAS
+//       DIR/root.pem (to be trusted with T), CAS-1 intermediates, CLIENTS client certificates
+//       spread over them, each as DIR/pem/NAME.pem, and DIR/import.batch for `certutil -B`
+//   certbridge_bench_fixtures client DIR NAME
+//       one more client of the first intermediate, as DIR/pem/NAME.pem and NAME.key
+//   certbridge_bench_fixtures read-store DIR
+//       reads the NSS database DIR with certbridge's reader and prints the count
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 
+#include "platform/nss/nss_cert_store.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
 
-int main(int argc, char** argv) {
-  if (argc != 4 || std::string(argv[1]) != "crl") {
-    std::cerr << "usage: certbridge_bench_fixtures crl DIR COUNT\n";
-    return 2;
+namespace {
+
+using certbridge::testing::TestCertificate;
+
+constexpr std::uint64_t kSeed = 20261123;
+
+TestCertificate root() {
+  return TestCertificate::issue(
+      {.common_name = "Bench Root CA", .ca = true, .key_seed = kSeed, .serial = 1}, nullptr);
+}
+
+TestCertificate intermediate(const TestCertificate& root, std::size_t index) {
+  return TestCertificate::issue({.common_name = "Bench Issuing CA " + std::to_string(index),
+                                 .ca = true,
+                                 .key_seed = kSeed + 1 + index,
+                                 .serial = 2 + index},
+                                &root);
+}
+
+int makeStore(const std::string& dir, std::size_t clients, std::size_t cas) {
+  std::filesystem::create_directories(dir + "/pem");
+  const TestCertificate anchor = root();
+  certbridge::testing::writeFile(dir + "/root.pem", anchor.pem());
+  std::ofstream batch(dir + "/import.batch");
+  batch << "-A -n bench-root -t T,, -i " << dir << "/root.pem\n";
+  std::vector<TestCertificate> issuers;
+  for (std::size_t i = 1; i < cas; ++i) {
+    issuers.push_back(intermediate(anchor, i));
+    const std::string name = "bench-ca-" + std::to_string(i);
+    certbridge::testing::writeFile(dir + "/pem/" + name + ".pem", issuers.back().pem());
+    batch << "-A -n " << name << " -t ,, -i " << dir << "/pem/" << name << ".pem\n";
   }
-  const std::string dir = argv[2];
-  const auto count = static_cast<std::size_t>(std::strtoull(argv[3], nullptr, 10));
-  using certbridge::testing::TestCertificate;
-  const TestCertificate ca =
-      TestCertificate::issue({.common_name = "Bench CA", .ca = true}, nullptr);
-  const std::vector<unsigned char> crl = ca.largeCrlDer(count);
-  certbridge::testing::writeFile(dir + "/ca.pem", ca.pem());
-  certbridge::testing::writeFile(dir + "/large.crl", std::string(crl.begin(), crl.end()));
-  std::cout << dir << "/large.crl: " << count << " entries, " << crl.size() << " bytes\n";
+  for (std::size_t i = 0; i < clients; ++i) {
+    const TestCertificate client =
+        TestCertificate::issue({.common_name = "client-" + std::to_string(i),
+                                .key_seed = kSeed + 100000 + i,
+                                .serial = 100000 + i},
+                               &issuers[i % issuers.size()]);
+    const std::string name = "client-" + std::to_string(i);
+    certbridge::testing::writeFile(dir + "/pem/" + name + ".pem", client.pem());
+    batch << "-A -n " << name << " -t ,, -i " << dir << "/pem/" << name << ".pem\n";
+  }
+  std::cout << dir << ": 1 root, " << issuers.size() << " intermediates, " << clients
+            << " clients\n";
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string command = argc > 1 ? argv[1] : "";
+  if (command == "crl" && argc == 4) {
+    const std::string dir = argv[2];
+    const auto count = static_cast<std::size_t>(std::strtoull(argv[3], nullptr, 10));
+    const TestCertificate ca =
+        TestCertificate::issue({.common_name = "Bench CA", .ca = true}, nullptr);
+    const std::vector<unsigned char> crl = ca.largeCrlDer(count);
+    certbridge::testing::writeFile(dir + "/ca.pem", ca.pem());
+    certbridge::testing::writeFile(dir + "/large.crl", std::string(crl.begin(), crl.end()));
+    std::cout << dir << "/large.crl: " << count << " entries, " << crl.size() << " bytes\n";
+    return 0;
+  }
+  if (command == "store" && argc == 5) {
+    return makeStore(argv[2], std::strtoull(argv[3], nullptr, 10),
+                     std::strtoull(argv[4], nullptr, 10));
+  }
+  if (command == "client" && argc == 4) {
+    const std::string dir = argv[2];
+    const std::string name = argv[3];
+    // The seeded keys make this the same intermediate as the one in the store.
+    const TestCertificate issuer = intermediate(root(), 1);
+    const TestCertificate client = TestCertificate::issue({.common_name = name}, &issuer);
+    std::filesystem::create_directories(dir + "/pem");
+    certbridge::testing::writeFile(dir + "/pem/" + name + ".pem", client.pem());
+    certbridge::testing::writeFile(dir + "/pem/" + name + ".key", client.keyPem());
+    return 0;
+  }
+  if (command == "read-store" && argc == 3) {
+    const auto snapshot = certbridge::platform::nss::NssCertStore(argv[2]).read();
+    std::cout << snapshot.certificates.size() << "\n";
+    return 0;
+  }
+  std::cerr << "usage: certbridge_bench_fixtures crl DIR COUNT | store DIR CLIENTS CAS | "
+               "client DIR NAME | read-store DIR\n";
+  return 2;
 }

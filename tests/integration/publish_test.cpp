@@ -71,9 +71,14 @@ TEST_F(PublishToNginx, AnUnchangedStoreWritesNothingAndDoesNotReload) {
   const auto map_time = fs::last_write_time(out("clients.map"));
   const auto reloads_before = countOccurrences(readFile(nginx_->errorLog()), "reconfiguring");
 
+  writeConfig("pid_file = " + nginx_->pidFile(), "auto", "[log]\nlevel = debug\n");
   const ShellResult again = certbridge("sync --once");
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("nginx files unchanged"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("store demo unchanged since its last sync (not read)"),
+            std::string::npos)
+      << "an unchanged NSS database is not even opened\n"
+      << again.output;
   EXPECT_EQ(fs::last_write_time(out("clients.map")), map_time);
   EXPECT_EQ(countOccurrences(readFile(nginx_->errorLog()), "reconfiguring"), reloads_before);
 }

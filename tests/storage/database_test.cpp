@@ -60,7 +60,7 @@ TEST(Database, UpgradesAVersionOneDatabaseKeepingItsData) {
   { Database database(dir.file("v1.db")); }
   sqlite(dir.file("v1.db"),
          "DROP TABLE crls; DROP TABLE revoked_serials; DROP TABLE crl_fetches; "
-         "ALTER TABLE audit_log DROP COLUMN previous; "
+         "ALTER TABLE audit_log DROP COLUMN previous; ALTER TABLE stores DROP COLUMN change_token; "
          "PRAGMA user_version = 1; "
          "INSERT INTO audit_log (at, actor, origin, action, target, detail) "
          "VALUES (1, 'me', 'cli', 'kept', 'y', 'z');");

@@ -1,8 +1,12 @@
 #include "tests/support/test_pki.h"
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include <ctime>
@@ -35,11 +39,46 @@ std::string bioText(const agent::BioPtr& bio) {
   return std::string(data, static_cast<std::size_t>(length));
 }
 
+// A P-256 key whose private scalar is SHA-256(seed), so that benchmark data is the same each run.
+EVP_PKEY* seededKey(std::uint64_t seed) {
+  unsigned char digest[32];
+  SHA256(reinterpret_cast<const unsigned char*>(&seed), sizeof(seed), digest);
+  const std::unique_ptr<EC_GROUP, decltype(&EC_GROUP_free)> group(
+      EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1), &EC_GROUP_free);
+  const agent::BignumPtr order(BN_new());
+  const agent::BignumPtr scalar(BN_bin2bn(digest, sizeof(digest), nullptr));
+  const std::unique_ptr<BN_CTX, decltype(&BN_CTX_free)> context(BN_CTX_new(), &BN_CTX_free);
+  check(EC_GROUP_get_order(group.get(), order.get(), context.get()), "curve order");
+  check(BN_mod(scalar.get(), scalar.get(), order.get(), context.get()), "scalar");
+  const std::unique_ptr<EC_POINT, decltype(&EC_POINT_free)> point(EC_POINT_new(group.get()),
+                                                                  &EC_POINT_free);
+  check(EC_POINT_mul(group.get(), point.get(), scalar.get(), nullptr, nullptr, context.get()),
+        "public key");
+  unsigned char public_key[65];
+  const std::size_t public_length =
+      EC_POINT_point2oct(group.get(), point.get(), POINT_CONVERSION_UNCOMPRESSED, public_key,
+                         sizeof(public_key), context.get());
+  const std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> builder(
+      OSSL_PARAM_BLD_new(), &OSSL_PARAM_BLD_free);
+  OSSL_PARAM_BLD_push_utf8_string(builder.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+  OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_PRIV_KEY, scalar.get());
+  OSSL_PARAM_BLD_push_octet_string(builder.get(), OSSL_PKEY_PARAM_PUB_KEY, public_key,
+                                   public_length);
+  const std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(
+      OSSL_PARAM_BLD_to_param(builder.get()), &OSSL_PARAM_free);
+  const std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> key_context(
+      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), &EVP_PKEY_CTX_free);
+  EVP_PKEY* key = nullptr;
+  check(EVP_PKEY_fromdata_init(key_context.get()), "key init");
+  check(EVP_PKEY_fromdata(key_context.get(), &key, EVP_PKEY_KEYPAIR, params.get()), "key");
+  return key;
+}
+
 }  // namespace
 
 TestCertificate TestCertificate::issue(const CertificateSpec& spec, const TestCertificate* issuer) {
   TestCertificate result;
-  result.key_.reset(EVP_EC_gen("P-256"));
+  result.key_.reset(spec.key_seed ? seededKey(*spec.key_seed) : EVP_EC_gen("P-256"));
   check(result.key_ != nullptr, "key generation");
   result.certificate_.reset(X509_new());
   X509* certificate = result.certificate_.get();
@@ -47,6 +86,9 @@ TestCertificate TestCertificate::issue(const CertificateSpec& spec, const TestCe
 
   unsigned char serial_bytes[8];
   check(RAND_bytes(serial_bytes, sizeof(serial_bytes)), "serial");
+  for (int i = 0; spec.serial && i < 8; ++i) {
+    serial_bytes[i] = static_cast<unsigned char>(*spec.serial >> (56 - 8 * i));
+  }
   serial_bytes[0] &= 0x7f;
   const agent::BignumPtr serial(BN_bin2bn(serial_bytes, sizeof(serial_bytes), nullptr));
   BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(certificate));

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ struct CertificateSpec {
   std::int64_t not_before_offset = -3600;         // seconds from now
   std::int64_t not_after_offset = 365 * 86400;
   std::string crl_distribution_point;  // URL; empty: none
+  // Reproducible data for benchmarks: the EC key derived from this seed and a fixed serial.
+  std::optional<std::uint64_t> key_seed;
+  std::optional<std::uint64_t> serial;
 };
 
 struct CrlSpec {
