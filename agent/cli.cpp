@@ -57,8 +57,8 @@ constexpr const char* kRunHelp = R"(Usage: certbridge [--config FILE] run
 
 Runs in the foreground: syncs at start, whenever a watched store changes (within about a
 second), and every [sync] interval seconds. A failed sync or publish is logged and retried
-with back-off; the agent keeps running. Stops cleanly on SIGTERM or SIGINT. Serves the web page on [web] listen
-(127.0.0.1:8080 by default) unless [web] enabled = false.
+with back-off; the agent keeps running. Stops cleanly on SIGTERM or SIGINT. Serves the web
+page on [web] listen (127.0.0.1:8080 by default) unless [web] enabled = false.
 )";
 
 constexpr const char* kSyncHelp = R"(Usage: certbridge [--config FILE] sync --once

@@ -44,22 +44,6 @@ std::string formatDuration(std::int64_t seconds) {
   return text;
 }
 
-std::string roleOf(const storage::CertificateView& view) {
-  if (view.anchor)
-    return "client CA";
-  if (view.certificate.is_ca)
-    return "CA";
-  if (view.client)
-    return "client";
-  return "other";
-}
-
-std::int64_t daysLeft(const storage::CertificateView& view, std::int64_t now) {
-  const std::int64_t seconds = view.certificate.not_after - now;
-  return seconds >= 0 ? seconds / kSecondsPerDay
-                      : -((-seconds + kSecondsPerDay - 1) / kSecondsPerDay);
-}
-
 std::string expiryLabel(std::int64_t days) {
   if (days < 0)
     return "EXPIRED";
@@ -225,8 +209,8 @@ bool writeStatus(storage::Database& database, const AgentConfig& config, std::in
       entry.set("serial", view.certificate.serial);
       entry.set("not_before", view.certificate.not_before);
       entry.set("not_after", view.certificate.not_after);
-      entry.set("days_left", daysLeft(view, now));
-      entry.set("role", roleOf(view));
+      entry.set("days_left", storage::daysLeft(view.certificate.not_after, now));
+      entry.set("role", storage::roleLabel(view));
       entry.set("trust", view.trust ? trustOf(view) : std::string());
       entry.set("key_type", view.certificate.key_type);
       entry.set("sources", view.sources);
@@ -285,11 +269,11 @@ bool writeStatus(storage::Database& database, const AgentConfig& config, std::in
                 "NOT AFTER", "TRUST", "ROLE", "SUBJECT [SOURCES]");
   out << line;
   for (const storage::CertificateView& view : certificates) {
-    const std::int64_t days = daysLeft(view, now);
+    const std::int64_t days = storage::daysLeft(view.certificate.not_after, now);
     std::snprintf(line, sizeof(line), "  %-13s %6lld  %-10.10s %-8s %-9s ",
                   expiryLabel(days).c_str(), static_cast<long long>(days),
                   formatTime(view.certificate.not_after).c_str(), trustOf(view).c_str(),
-                  roleOf(view).c_str());
+                  storage::roleLabel(view).c_str());
     out << line << commentSafe(view.certificate.subject) << " [" << commentSafe(view.sources)
         << "]\n";
   }

@@ -7,11 +7,50 @@
 namespace certbridge::storage {
 namespace {
 
+constexpr const char* kInsertCertificate = R"sql(
+    INSERT OR IGNORE INTO certificates (sha256, sha1, der, subject, issuer, serial,
+        not_before, not_after, key_type, extended_key_usage, is_ca, crl_distribution_points)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql";
+
+// Runs kInsertCertificate for `certificate`; a certificate stored before is left as it is.
+void insertCertificate(Statement& insert, const CertificateRecord& certificate) {
+  insert.bind(1, certificate.sha256)
+      .bind(2, certificate.sha1)
+      .bind(3, certificate.der)
+      .bind(4, certificate.subject)
+      .bind(5, certificate.issuer)
+      .bind(6, certificate.serial)
+      .bind(7, certificate.not_before)
+      .bind(8, certificate.not_after)
+      .bind(9, certificate.key_type)
+      .bind(10, certificate.extended_key_usage)
+      .bind(11, std::int64_t{certificate.is_ca ? 1 : 0})
+      .bind(12, certificate.crl_distribution_points)
+      .run();
+}
+
 std::string describeEntry(const std::string& nickname, const std::string& subject) {
   return nickname.empty() ? subject : nickname + " (" + subject + ")";
 }
 
 }  // namespace
+
+std::string roleLabel(const CertificateView& view) {
+  if (view.anchor)
+    return "client CA";
+  if (view.certificate.is_ca)
+    return "CA";
+  if (view.client)
+    return "client";
+  return "other";
+}
+
+std::int64_t daysLeft(UnixTime not_after, UnixTime now) {
+  constexpr std::int64_t kSecondsPerDay = 86400;
+  const std::int64_t seconds = not_after - now;
+  return seconds >= 0 ? seconds / kSecondsPerDay
+                      : -((-seconds + kSecondsPerDay - 1) / kSecondsPerDay);
+}
 
 std::string toString(CertificateRole role) {
   switch (role) {
@@ -88,10 +127,7 @@ StoreChanges CertificateRepository::applySnapshot(const StoreDefinition& store,
     const TrustState first_decision =
         store.policy == "auto" ? TrustState::trusted : TrustState::pending;
 
-    Statement insert_certificate = database_.prepare(R"sql(
-        INSERT OR IGNORE INTO certificates (sha256, sha1, der, subject, issuer, serial,
-            not_before, not_after, key_type, extended_key_usage, is_ca, crl_distribution_points)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
+    Statement insert_certificate = database_.prepare(kInsertCertificate);
     Statement find_source = database_.prepare(
         "SELECT gone_at FROM certificate_sources WHERE sha256 = ? AND store_name = ?");
     Statement insert_source = database_.prepare(R"sql(
@@ -111,19 +147,7 @@ StoreChanges CertificateRepository::applySnapshot(const StoreDefinition& store,
       if (!seen.insert(certificate.sha256).second) {
         continue;  // the same certificate under two nicknames: the first one names it
       }
-      insert_certificate.bind(1, certificate.sha256)
-          .bind(2, certificate.sha1)
-          .bind(3, certificate.der)
-          .bind(4, certificate.subject)
-          .bind(5, certificate.issuer)
-          .bind(6, certificate.serial)
-          .bind(7, certificate.not_before)
-          .bind(8, certificate.not_after)
-          .bind(9, certificate.key_type)
-          .bind(10, certificate.extended_key_usage)
-          .bind(11, std::int64_t{certificate.is_ca ? 1 : 0})
-          .bind(12, certificate.crl_distribution_points)
-          .run();
+      insertCertificate(insert_certificate, certificate);
 
       const std::string description = describeEntry(entry.nickname, certificate.subject);
       find_source.bind(1, certificate.sha256).bind(2, store.name);
@@ -342,24 +366,8 @@ void CertificateRepository::addUpload(const CertificateRecord& certificate,
         .bind(1, std::string(kUploadStore))
         .bind(2, now)
         .run();
-    database_
-        .prepare(R"sql(
-        INSERT OR IGNORE INTO certificates (sha256, sha1, der, subject, issuer, serial,
-            not_before, not_after, key_type, extended_key_usage, is_ca, crl_distribution_points)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql")
-        .bind(1, certificate.sha256)
-        .bind(2, certificate.sha1)
-        .bind(3, certificate.der)
-        .bind(4, certificate.subject)
-        .bind(5, certificate.issuer)
-        .bind(6, certificate.serial)
-        .bind(7, certificate.not_before)
-        .bind(8, certificate.not_after)
-        .bind(9, certificate.key_type)
-        .bind(10, certificate.extended_key_usage)
-        .bind(11, std::int64_t{certificate.is_ca ? 1 : 0})
-        .bind(12, certificate.crl_distribution_points)
-        .run();
+    Statement insert_certificate = database_.prepare(kInsertCertificate);
+    insertCertificate(insert_certificate, certificate);
     database_
         .prepare(R"sql(
         INSERT INTO certificate_sources (sha256, store_name, nickname, role, first_seen,

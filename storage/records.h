@@ -31,6 +31,13 @@ enum class CertificateRole { anchor, intermediate, client, other };
 
 enum class TrustState { trusted, blocked, pending };
 
+struct CertificateView;
+
+// How a certificate present in the stores is shown: "client CA", "CA", "client" or "other".
+std::string roleLabel(const CertificateView& view);
+// Whole days from `now` to `not_after`, rounded towards "sooner" (-1 the day after expiry).
+std::int64_t daysLeft(UnixTime not_after, UnixTime now);
+
 std::string toString(CertificateRole role);
 std::string toString(TrustState state);
 CertificateRole roleFromString(const std::string& text);

@@ -39,7 +39,6 @@ using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
 
 constexpr const char* kSessionCookie = "certbridge_session";
-constexpr std::int64_t kSecondsPerDay = 86400;
 // Login failures from one address before it has to wait, and how long.
 constexpr int kLoginFailuresAllowed = 5;
 constexpr std::int64_t kLoginLockSeconds = 60;
@@ -57,12 +56,6 @@ std::string formatTime(std::int64_t unix_time) {
   return text;
 }
 
-std::int64_t daysLeft(std::int64_t not_after, std::int64_t now) {
-  const std::int64_t seconds = not_after - now;
-  return seconds >= 0 ? seconds / kSecondsPerDay
-                      : -((-seconds + kSecondsPerDay - 1) / kSecondsPerDay);
-}
-
 // The colour band and the words that say the same without colour.
 std::pair<std::string, std::string> expiryBand(std::int64_t days) {
   if (days < 0)
@@ -72,16 +65,6 @@ std::pair<std::string, std::string> expiryBand(std::int64_t days) {
   if (days < 30)
     return {"band-month", "under 30 days"};
   return {"band-fine", "fine"};
-}
-
-std::string roleOf(const storage::CertificateView& view) {
-  if (view.anchor)
-    return "client CA";
-  if (view.certificate.is_ca)
-    return "CA";
-  if (view.client)
-    return "client";
-  return "other";
 }
 
 bool isHex(const std::string& text, std::size_t size) {
@@ -718,17 +701,18 @@ WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
       "<th>Not after</th><th>Subject</th><th>Issuer</th><th>Serial</th><th>SHA-256</th>"
       "<th>Source</th><th>Role</th><th>Trust</th><th></th></tr></thead><tbody>";
   for (const storage::CertificateView& view : certificates) {
-    const std::int64_t days = daysLeft(view.certificate.not_after, now);
+    const std::int64_t days = storage::daysLeft(view.certificate.not_after, now);
     const auto [band_class, band_text] = expiryBand(days);
     const std::string trust = view.trust ? storage::toString(*view.trust) : "";
-    body +=
-        "<tr data-sha256=\"" + escapeHtml(view.certificate.sha256) + "\"><td><span class=\"band " +
-        band_class + "\">" + band_text + "</span></td><td>" + std::to_string(days) + "</td><td>" +
-        formatTime(view.certificate.not_after) + "</td><td>" +
-        escapeHtml(view.certificate.subject) + "</td><td>" + escapeHtml(view.certificate.issuer) +
-        "</td><td class=\"fp\">" + escapeHtml(view.certificate.serial) + "</td><td class=\"fp\">" +
-        escapeHtml(view.certificate.sha256) + "</td><td>" + escapeHtml(view.sources) + "</td><td>" +
-        escapeHtml(roleOf(view)) + "</td><td class=\"trust\">" + escapeHtml(trust) + "</td><td>";
+    body += "<tr data-sha256=\"" + escapeHtml(view.certificate.sha256) +
+            "\"><td><span class=\"band " + band_class + "\">" + band_text + "</span></td><td>" +
+            std::to_string(days) + "</td><td>" + formatTime(view.certificate.not_after) +
+            "</td><td>" + escapeHtml(view.certificate.subject) + "</td><td>" +
+            escapeHtml(view.certificate.issuer) + "</td><td class=\"fp\">" +
+            escapeHtml(view.certificate.serial) + "</td><td class=\"fp\">" +
+            escapeHtml(view.certificate.sha256) + "</td><td>" + escapeHtml(view.sources) +
+            "</td><td>" + escapeHtml(storage::roleLabel(view)) + "</td><td class=\"trust\">" +
+            escapeHtml(trust) + "</td><td>";
     if (signed_in && view.client) {
       const auto button = [&](const char* action, const char* label) {
         return "<form class=\"inline\" method=\"post\" action=\"/clients/" +
@@ -834,8 +818,8 @@ WebApp::Reply WebApp::statusJson() {
     entry.set("issuer", view.certificate.issuer);
     entry.set("serial", view.certificate.serial);
     entry.set("not_after", view.certificate.not_after);
-    entry.set("days_left", daysLeft(view.certificate.not_after, now));
-    entry.set("role", roleOf(view));
+    entry.set("days_left", storage::daysLeft(view.certificate.not_after, now));
+    entry.set("role", storage::roleLabel(view));
     entry.set("trust", view.trust ? storage::toString(*view.trust) : std::string());
     entry.set("sources", view.sources);
     list.add(entry);
@@ -876,7 +860,7 @@ WebApp::Reply WebApp::metrics() {
     ++by_trust[trust];
     out << "certbridge_certificate_expiry_seconds{sha256=\"" << view.certificate.sha256
         << "\",subject=\"" << promLabel(view.certificate.subject) << "\",role=\""
-        << promLabel(roleOf(view)) << "\",trust=\"" << trust << "\"} "
+        << promLabel(storage::roleLabel(view)) << "\",trust=\"" << trust << "\"} "
         << view.certificate.not_after - now << "\n";
   }
   out << "# HELP certbridge_certificates Certificates present in stores, by trust state.\n"

@@ -50,7 +50,8 @@ class CrlRefreshTest : public ::testing::Test {
 
   // Stores CRL number 5 so that every later test starts from a CRL held.
   void holdNumberFive() {
-    server_.set("/ca.crl", crlReply(CrlSpec{.revoked_serials = {"AA"}, .number = 5}));
+    held_der_ = ca_.crlDer(CrlSpec{.revoked_serials = {"AA"}, .number = 5});
+    server_.set("/ca.crl", HttpReply{.body = held_der_});
     ASSERT_EQ(refresher_.refresh(ca_parsed_, from({"/ca.crl"}), unixNow(), true).result, "updated");
   }
 
@@ -61,6 +62,7 @@ class CrlRefreshTest : public ::testing::Test {
     EXPECT_TRUE(crls_.isRevoked(ca_parsed_.record().sha256, "AA"));
   }
 
+  std::vector<unsigned char> held_der_;
   testing::TempDir dir_;
   testing::TestHttpServer server_;
   storage::Database database_{dir_.file("certbridge.db")};
@@ -176,7 +178,7 @@ TEST_F(CrlRefreshTest, EachVerificationFailureIsRefused) {
       "/future.crl",
       crlReply(CrlSpec{.this_update_offset = 7200, .next_update_offset = 90000, .number = 6}));
   server_.set("/older.crl", crlReply(CrlSpec{.number = 4}));
-  server_.set("/same.crl", crlReply(CrlSpec{.number = 5}));
+  server_.set("/same.crl", HttpReply{.body = held_der_});
   server_.set(
       "/expired.crl",
       crlReply(CrlSpec{.this_update_offset = -7200, .next_update_offset = -60, .number = 6}));

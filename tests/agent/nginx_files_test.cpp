@@ -36,7 +36,7 @@ TEST(NginxFiles, MapHasOneLinePerTrustedClientAndDefaultZero) {
 TEST(NginxFiles, MapHashIsSizedForTheList) {
   TrustMaterial material = sampleMaterial();
   EXPECT_NE(contentOf(renderNginxFiles(material, "/x", std::nullopt), "clients.map")
-                .find("map_hash_max_size 2048;\nmap_hash_bucket_size 128;"),
+                .find("map_hash_max_size 2048;\nmap_hash_bucket_size 256;"),
             std::string::npos);
   material.clients.resize(5000, material.clients.front());
   EXPECT_NE(contentOf(renderNginxFiles(material, "/x", std::nullopt), "clients.map")
