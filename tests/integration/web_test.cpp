@@ -72,7 +72,7 @@ TEST_F(WebInBrowser, LogInSeeExpiryApproveAndNginxAcceptsTheClient) {
 
   browser.type(browser.find("#password"), kPassword);
   browser.click(browser.find("#login"));
-  ASSERT_EQ(browser.currentUrl(), url("/"));
+  ASSERT_TRUE(browser.waitForUrl(url("/"))) << browser.currentUrl();
   const std::string table = browser.text(browser.find("#certificates"));
   EXPECT_NE(table.find("CN=alice,O=certbridge demo"), std::string::npos) << table;
   EXPECT_NE(table.find("fine"), std::string::npos) << "expiry band in words";

@@ -58,6 +58,10 @@ Browser::Browser() : port_(freeLoopbackPort()) {
   body.set("capabilities", capabilities);
   session_ =
       command("POST", "/session", body)->getObject("value")->getValue<std::string>("sessionId");
+  // Element lookups wait for the page that a click or a form submission is still loading.
+  Poco::JSON::Object timeouts;
+  timeouts.set("implicit", 10000);
+  command("POST", "/session/" + session_ + "/timeouts", timeouts);
 }
 
 Browser::~Browser() {
@@ -133,6 +137,16 @@ std::string Browser::source() {
 std::string Browser::currentUrl() {
   return command("GET", "/session/" + session_ + "/url", Poco::JSON::Object())
       ->getValue<std::string>("value");
+}
+
+bool Browser::waitForUrl(const std::string& url) {
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    if (currentUrl() == url) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
 }
 
 std::string Browser::script(const std::string& javascript) {

@@ -27,6 +27,8 @@ class Browser {
   std::string text(const std::string& element);
   std::string source();
   std::string currentUrl();
+  // Waits up to 10 s for the page at `url` (a click does not wait for the navigation it starts).
+  bool waitForUrl(const std::string& url);
   // Runs JavaScript in the page and returns its result as JSON text.
   std::string script(const std::string& javascript);
   void screenshot(const std::string& png_path);
