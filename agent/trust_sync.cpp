@@ -3,6 +3,9 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "agent/certificate.h"
 #include "agent/crl.h"
@@ -10,6 +13,32 @@
 
 namespace certbridge::agent {
 namespace {
+
+std::string sha256Hex(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
+  return toHex(std::span(digest, length));
+}
+
+// SHA-256 of a file's content, read in chunks; empty when it cannot be read.
+std::string fileSha256(const std::filesystem::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) {
+    return "";
+  }
+  const EvpMdCtxPtr context(EVP_MD_CTX_new());
+  EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
+  std::vector<char> chunk(64 * 1024);
+  while (stream) {
+    stream.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    EVP_DigestUpdate(context.get(), chunk.data(), static_cast<std::size_t>(stream.gcount()));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context.get(), digest, &length);
+  return toHex(std::span(digest, length));
+}
 
 // Identifies a snapshot so an unchanged store is recognised without parsing a certificate.
 std::string snapshotDigest(const platform::StoreSnapshot& snapshot) {
@@ -192,26 +221,84 @@ std::optional<CrlBundle> TrustSync::prepareCrls(
   return std::nullopt;
 }
 
-void TrustSync::renderAndPublish(std::int64_t now, const CrlForce& force, SyncReport& report) {
-  std::vector<OutputFile> files;
-  try {
-    const std::vector<storage::CertificateView> certificates = certificates_.listCertificates();
-    TrustMaterial material = buildTrustMaterial(certificates, now);
-    auto crls = prepareCrls(material, certificates, now, force, report);
-    report.warnings.insert(report.warnings.end(), material.warnings.begin(),
-                           material.warnings.end());
-    files = renderNginxFiles(material, config_.nginx.output_dir, std::move(crls));
-    report.rendered = true;
-  } catch (const std::exception& error) {
-    report.errors.push_back(std::string("nothing published: ") + error.what());
-    return;
+std::string TrustSync::renderDigest(std::int64_t now, std::int64_t& valid_until) {
+  return sha256Hex(certificates_.renderInputs(now, valid_until) + "output_dir " +
+                   config_.nginx.output_dir + "\ncrl " + (config_.crl.enabled ? "on " : "off ") +
+                   config_.crl.missing + "\n");
+}
+
+bool TrustSync::unchangedSincePublish(const std::string& input_digest, std::int64_t now,
+                                      const CrlForce& force, SyncReport& report) {
+  // A store read this time may hold a CRL newer than the one stored: offer it, so render.
+  if (force.all || !force.ca_sha256.empty() || !store_crls_.empty()) {
+    return false;
   }
-  report.publish = publisher_.publish(files);
+  const std::optional<storage::PublishRecord> last = publish_history_.last();
+  if (!last || last->result == "failed" || last->input_digest != input_digest ||
+      now >= last->valid_until) {
+    return false;
+  }
+  if (config_.crl.enabled) {
+    const std::optional<std::int64_t> due = crl_refresher_.nextDue();
+    if (due && *due <= now) {
+      return false;
+    }
+  }
+  // Somebody may have edited or removed a file since: then render and put it right.
+  const std::filesystem::path directory(config_.nginx.output_dir);
+  for (const auto& [name, hash] : {std::pair{"client-ca.pem", last->client_ca_sha256},
+                                   {"clients.map", last->clients_map_sha256},
+                                   {"crl.pem", last->crl_pem_sha256},
+                                   {"mtls.conf", last->mtls_conf_sha256}}) {
+    if (hash.empty() || fileSha256(directory / name) != hash) {
+      return false;
+    }
+  }
+  report.publish.result = PublishOutcome::Result::unchanged;
+  report.publish.hashes = {{"client-ca.pem", last->client_ca_sha256},
+                           {"clients.map", last->clients_map_sha256},
+                           {"crl.pem", last->crl_pem_sha256},
+                           {"mtls.conf", last->mtls_conf_sha256}};
+  std::istringstream warnings(last->warnings);
+  for (std::string warning; std::getline(warnings, warning);) {
+    report.warnings.push_back(warning);
+  }
+  return true;
+}
+
+void TrustSync::renderAndPublish(std::int64_t now, const CrlForce& force, SyncReport& report) {
+  std::int64_t valid_until = 0;
+  const std::string input_digest = renderDigest(now, valid_until);
+  if (!unchangedSincePublish(input_digest, now, force, report)) {
+    std::vector<OutputFile> files;
+    try {
+      const std::vector<storage::CertificateView> certificates = certificates_.listCertificates();
+      TrustMaterial material = buildTrustMaterial(certificates, now);
+      auto crls = prepareCrls(material, certificates, now, force, report);
+      report.warnings.insert(report.warnings.end(), material.warnings.begin(),
+                             material.warnings.end());
+      files = renderNginxFiles(material, config_.nginx.output_dir, std::move(crls));
+      report.rendered = true;
+    } catch (const std::exception& error) {
+      report.errors.push_back(std::string("nothing published: ") + error.what());
+      return;
+    }
+    report.publish = publisher_.publish(files);
+  }
+  std::string warnings;
+  for (const std::string& warning : report.warnings) {
+    warnings += warning + "\n";
+  }
   try {
-    publish_history_.append({now, toString(report.publish.result),
-                             report.publish.hash_of("client-ca.pem"),
-                             report.publish.hash_of("clients.map"),
-                             report.publish.hash_of("mtls.conf"), report.publish.detail});
+    // A CRL stored by the refresh during rendering is part of what the files were made from.
+    std::int64_t stored_valid_until = valid_until;
+    const std::string stored_digest =
+        report.crl_updates.empty() ? input_digest : renderDigest(now, stored_valid_until);
+    publish_history_.append(
+        {now, toString(report.publish.result), report.publish.hash_of("client-ca.pem"),
+         report.publish.hash_of("clients.map"), report.publish.hash_of("mtls.conf"),
+         report.publish.detail, report.publish.hash_of("crl.pem"), stored_digest,
+         stored_valid_until, warnings});
   } catch (const std::exception& error) {
     report.errors.push_back(std::string("cannot record the publish result: ") + error.what());
   }

@@ -53,6 +53,14 @@ class TrustSync {
  private:
   void syncStore(const StoreConfig& store, std::int64_t now, SyncReport& report);
   void renderAndPublish(std::int64_t now, const CrlForce& force, SyncReport& report);
+  // True, with the last publish's result and warnings in `report`, when rendering would give the
+  // files nginx already has: the same inputs as the last successful publish (see
+  // CertificateRepository::renderInputs), no validity boundary crossed since, no CRL fetch due,
+  // and the published files untouched on disk. Saves parsing every certificate again.
+  // Digest of storage's render inputs and the settings that shape the files.
+  std::string renderDigest(std::int64_t now, std::int64_t& valid_until);
+  bool unchangedSincePublish(const std::string& input_digest, std::int64_t now,
+                             const CrlForce& force, SyncReport& report);
   // Refreshes the CRL of every CA in the bundle, drops revoked clients, and returns the CRLs to
   // publish, or nullopt when CRL checking is off (disabled, or missing CRLs with crl.missing =
   // omit). Throws RenderError when a CRL is missing and crl.missing = refuse.

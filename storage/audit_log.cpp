@@ -61,14 +61,19 @@ void PublishHistory::append(const PublishRecord& record) {
     database_
         .prepare(R"sql(
         INSERT INTO publish_history (at, result, client_ca_sha256, clients_map_sha256,
-                                     mtls_conf_sha256, detail)
-        VALUES (?, ?, ?, ?, ?, ?))sql")
+                                     mtls_conf_sha256, detail, crl_pem_sha256, input_digest,
+                                     valid_until, warnings)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql")
         .bind(1, record.at)
         .bind(2, record.result)
         .bind(3, record.client_ca_sha256)
         .bind(4, record.clients_map_sha256)
         .bind(5, record.mtls_conf_sha256)
         .bind(6, record.detail)
+        .bind(7, record.crl_pem_sha256)
+        .bind(8, record.input_digest)
+        .bind(9, record.valid_until)
+        .bind(10, record.warnings)
         .run();
   });
 }
@@ -78,8 +83,9 @@ std::optional<PublishRecord> PublishHistory::selectOne(const char* sql) {
   database_.read([&] {
     Statement select = database_.prepare(sql);
     if (select.step()) {
-      record = PublishRecord{select.integer(0), select.text(1), select.text(2),
-                             select.text(3),    select.text(4), select.text(5)};
+      record = PublishRecord{select.integer(0), select.text(1), select.text(2), select.text(3),
+                             select.text(4),    select.text(5), select.text(6), select.text(7),
+                             select.integer(8), select.text(9)};
     }
   });
   return record;
@@ -100,13 +106,15 @@ std::pair<std::int64_t, std::int64_t> PublishHistory::countPublishedAndFailed() 
 
 std::optional<PublishRecord> PublishHistory::last() {
   return selectOne(R"sql(
-      SELECT at, result, client_ca_sha256, clients_map_sha256, mtls_conf_sha256, detail
+      SELECT at, result, client_ca_sha256, clients_map_sha256, mtls_conf_sha256, detail,
+             crl_pem_sha256, input_digest, valid_until, warnings
       FROM publish_history ORDER BY id DESC LIMIT 1)sql");
 }
 
 std::optional<PublishRecord> PublishHistory::lastChange() {
   return selectOne(R"sql(
-      SELECT at, result, client_ca_sha256, clients_map_sha256, mtls_conf_sha256, detail
+      SELECT at, result, client_ca_sha256, clients_map_sha256, mtls_conf_sha256, detail,
+             crl_pem_sha256, input_digest, valid_until, warnings
       FROM publish_history WHERE result <> 'unchanged' ORDER BY id DESC LIMIT 1)sql");
 }
 

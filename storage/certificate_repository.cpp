@@ -1,5 +1,6 @@
 #include "storage/certificate_repository.h"
 
+#include <limits>
 #include <set>
 
 #include "storage/audit_log.h"
@@ -304,6 +305,33 @@ std::vector<CertificateView> CertificateRepository::listCertificates() {
     }
   });
   return views;
+}
+
+std::string CertificateRepository::renderInputs(UnixTime now, UnixTime& valid_until) {
+  std::string inputs;
+  database_.read([&] {
+    Statement sources = database_.prepare(R"sql(
+        SELECT s.sha256, s.store_name, s.role, s.gone_at IS NULL, COALESCE(t.state, '')
+        FROM certificate_sources s LEFT JOIN trust_decisions t ON t.sha256 = s.sha256
+        ORDER BY s.sha256, s.store_name)sql");
+    while (sources.step()) {
+      inputs += sources.text(0) + " " + sources.text(1) + " " + sources.text(2) + " " +
+                std::to_string(sources.integer(3)) + " " + sources.text(4) + "\n";
+    }
+    Statement crls = database_.prepare("SELECT ca_sha256, sha256 FROM crls ORDER BY ca_sha256");
+    while (crls.step()) {
+      inputs += "crl " + crls.text(0) + " " + crls.text(1) + "\n";
+    }
+    Statement boundary = database_.prepare(R"sql(
+        SELECT MIN(t) FROM (
+          SELECT not_before AS t FROM certificates WHERE not_before > ?1
+          UNION ALL SELECT not_after + 1 FROM certificates WHERE not_after >= ?1
+          UNION ALL SELECT next_update FROM crls WHERE next_update > ?1))sql");
+    boundary.bind(1, now);
+    valid_until = boundary.step() && !boundary.isNull(0) ? boundary.integer(0)
+                                                         : std::numeric_limits<UnixTime>::max();
+  });
+  return inputs;
 }
 
 std::vector<StoreStatus> CertificateRepository::listStores() {

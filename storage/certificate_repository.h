@@ -33,6 +33,12 @@ class CertificateRepository {
 
   // Every certificate ever seen, present ones first within no particular order.
   std::vector<CertificateView> listCertificates();
+
+  // Everything rendering depends on that storage holds (which store holds which certificate in
+  // which role, trust decisions, the CRL held for each CA), as text to digest: equal text, equal
+  // render. `valid_until` is set to the next time a certificate's validity or a CRL's
+  // nextUpdate is crossed after `now`, which changes the render too.
+  std::string renderInputs(UnixTime now, UnixTime& valid_until);
   std::vector<StoreStatus> listStores();
 
   // A person's (or script's) decision; recorded in the audit log with the state before, so that

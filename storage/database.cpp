@@ -71,7 +71,8 @@ void migrateToV1(Database& database) {
   )sql");
 }
 
-// Version 2: CRLs and undoable audit entries. One current CRL per CA, its revoked serials indexed
+// Version 2: CRLs, undoable audit entries, each store's change token, and what each publish
+// was rendered from. One current CRL per CA, its revoked serials indexed
 // for "is this client revoked?", and the fetch plan per CA so that it survives a restart.
 void migrateToV2(Database& database) {
   database.execute(R"sql(
@@ -102,6 +103,10 @@ void migrateToV2(Database& database) {
     );
     ALTER TABLE audit_log ADD COLUMN previous TEXT NOT NULL DEFAULT '';
     ALTER TABLE stores ADD COLUMN change_token TEXT NOT NULL DEFAULT '';
+    ALTER TABLE publish_history ADD COLUMN crl_pem_sha256 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE publish_history ADD COLUMN input_digest TEXT NOT NULL DEFAULT '';
+    ALTER TABLE publish_history ADD COLUMN valid_until INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE publish_history ADD COLUMN warnings TEXT NOT NULL DEFAULT '';
   )sql");
 }
 

@@ -91,6 +91,12 @@ struct PublishRecord {
   std::string clients_map_sha256;
   std::string mtls_conf_sha256;
   std::string detail;  // on failure: the reason, with nginx -t's output
+  std::string crl_pem_sha256;
+  // What the files were rendered from (see TrustSync), and until when that rendering holds:
+  // a publish with the same inputs before `valid_until` would render the same files.
+  std::string input_digest;
+  UnixTime valid_until = 0;
+  std::string warnings;  // one per line, as the render said them
 };
 
 struct AuditEntry {

@@ -83,6 +83,16 @@ TEST_F(PublishToNginx, AnUnchangedStoreWritesNothingAndDoesNotReload) {
   EXPECT_EQ(countOccurrences(readFile(nginx_->errorLog()), "reconfiguring"), reloads_before);
 }
 
+TEST_F(PublishToNginx, AHandEditedFileIsPutRightByTheNextSync) {
+  publishAndStartNginx();
+  const std::string map = readFile(out("clients.map"));
+  writeFile(out("clients.map"), "map $ssl_client_fingerprint $certbridge_client { default 1; }\n");
+  const ShellResult synced = certbridge("sync --once");
+  ASSERT_EQ(synced.exit_code, 0) << synced.output;
+  EXPECT_NE(synced.output.find("published"), std::string::npos) << synced.output;
+  EXPECT_EQ(readFile(out("clients.map")), map);
+}
+
 TEST_F(PublishToNginx, ReloadThroughTheConfiguredCommandWorksToo) {
   publishAndStartNginx();  // `nginx -s reload` needs a running nginx, so it comes second
   writeConfig("reload_command = " + nginx_->reloadCommand());

@@ -127,6 +127,19 @@ TEST_F(CertificateRepositoryTest, EveryChangeIsAudited) {
   EXPECT_EQ(newest.at, 600);
 }
 
+TEST_F(CertificateRepositoryTest, RenderInputsFollowDecisionsAndTheNextValidityBoundary) {
+  repository_.applySnapshot(auto_store_, {entry("alice", CertificateRole::client)}, "d1", 500);
+  UnixTime valid_until = 0;
+  const std::string before = repository_.renderInputs(500, valid_until);
+  EXPECT_EQ(valid_until, 1001) << "alice's notAfter (1000) is crossed at 1001";
+  EXPECT_EQ(repository_.renderInputs(500, valid_until), before) << "same data, same text";
+  repository_.renderInputs(50, valid_until);
+  EXPECT_EQ(valid_until, 100) << "before notBefore, that is the boundary";
+
+  repository_.setTrustState("sha256-alice", TrustState::blocked, "admin", "cli", 600);
+  EXPECT_NE(repository_.renderInputs(600, valid_until), before);
+}
+
 TEST_F(CertificateRepositoryTest, UnknownCertificateCannotBeDecidedOn) {
   EXPECT_THROW(repository_.setTrustState("sha256-nobody", TrustState::trusted, "admin", "cli", 1),
                StorageError);

@@ -61,6 +61,10 @@ TEST(Database, UpgradesAVersionOneDatabaseKeepingItsData) {
   sqlite(dir.file("v1.db"),
          "DROP TABLE crls; DROP TABLE revoked_serials; DROP TABLE crl_fetches; "
          "ALTER TABLE audit_log DROP COLUMN previous; ALTER TABLE stores DROP COLUMN change_token; "
+         "ALTER TABLE publish_history DROP COLUMN crl_pem_sha256; "
+         "ALTER TABLE publish_history DROP COLUMN input_digest; "
+         "ALTER TABLE publish_history DROP COLUMN valid_until; "
+         "ALTER TABLE publish_history DROP COLUMN warnings; "
          "PRAGMA user_version = 1; "
          "INSERT INTO audit_log (at, actor, origin, action, target, detail) "
          "VALUES (1, 'me', 'cli', 'kept', 'y', 'z');");
