@@ -400,10 +400,15 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
     if (!mayRead(identity)) {
       throw Unauthorised(HTTPResponse::HTTP_UNAUTHORIZED, "log in, or send the API bearer token");
     }
-    if (path == "/")
-      return statusPage(identity, uri.getQueryParameters().empty()
-                                      ? ""
-                                      : uri.getQueryParameters().front().second);
+    if (path == "/") {
+      std::string message;
+      for (const auto& [name, value] : uri.getQueryParameters()) {
+        if (name == "message") {
+          message = value;
+        }
+      }
+      return statusPage(identity, message);
+    }
     if (path == "/audit")
       return auditPage(identity);
     if (path == "/metrics")

@@ -251,6 +251,10 @@ TEST_F(WebServerTest, UploadTrustsAClientWithoutTheStore) {
       << uploaded.location;
   EXPECT_EQ(trustOf(bob), storage::TrustState::trusted);
   EXPECT_TRUE(control_.takePublishRequest());
+  const HttpResult after = http(port(), "GET", uploaded.location, "", cookie);
+  EXPECT_NE(after.body.find("id=\"message\">uploaded and trusted " + sha256Of(bob)),
+            std::string::npos)
+      << after.body.substr(0, 2000);
 
   // DER through the API, with the bearer token.
   const TestCertificate carol = TestCertificate::issue({.common_name = "carol"}, &root_);
