@@ -132,9 +132,6 @@ void logReport(Poco::Logger& logger, const SyncReport& report,
     }
   }
   known_warnings = std::move(current);
-  for (const std::string& update : report.crl_updates) {
-    logger.information(update);
-  }
   for (const std::string& error : report.errors) {
     logger.error(error);
   }

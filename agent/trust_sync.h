@@ -30,7 +30,7 @@ struct SyncReport {
   std::vector<std::string> errors;       // each names the store, file or certificate at fault
   std::vector<std::string> warnings;     // certificates left out, and why
   std::vector<std::string> changes;      // what the stores added or lost
-  std::vector<std::string> crl_updates;  // CRLs replaced this time
+  std::vector<std::string> crl_updates;  // CRLs replaced this time (the refresher logs each)
   PublishOutcome publish;
   bool rendered = false;
   bool ok() const { return errors.empty() && publish.result != PublishOutcome::Result::failed; }
