@@ -88,6 +88,12 @@ std::optional<std::int64_t> toUnixTime(const ASN1_TIME* time) {
   return static_cast<std::int64_t>(timegm(&parts));
 }
 
+std::string sha256Hex(std::span<const unsigned char> bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(bytes.data(), bytes.size(), digest);
+  return toHex(digest);
+}
+
 std::string toHex(std::span<const unsigned char> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string hex;
@@ -154,9 +160,7 @@ Certificate::Certificate(X509Ptr x509, std::span<const unsigned char> der)
   storage::CertificateRecord& record = record_;
   record.der.assign(der.begin(), der.end());
 
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(der.data(), der.size(), digest);
-  record.sha256 = toHex(digest);
+  record.sha256 = sha256Hex(der);
   unsigned char sha1[SHA_DIGEST_LENGTH];
   SHA1(der.data(), der.size(), sha1);
   record.sha1 = toHex(sha1);

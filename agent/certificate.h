@@ -5,6 +5,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/openssl_handles.h"
@@ -54,6 +55,11 @@ class Certificate {
 
 // Lower-case hex of the bytes, no separators.
 std::string toHex(std::span<const unsigned char> bytes);
+// Lower-case hex SHA-256 of the bytes: certbridge's fingerprints and content hashes.
+std::string sha256Hex(std::span<const unsigned char> bytes);
+inline std::string sha256Hex(std::string_view text) {
+  return sha256Hex(std::span(reinterpret_cast<const unsigned char*>(text.data()), text.size()));
+}
 // A distinguished name in RFC 2253 form, UTF-8 kept as is.
 std::string nameToString(const X509_NAME* name);
 // Seconds since 1970 for an ASN.1 time; nullopt when it cannot be read.

@@ -1,7 +1,5 @@
 #include "agent/crl_refresh.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <sstream>
 
@@ -13,12 +11,6 @@ namespace {
 
 // Clocks disagree a little; a CRL issued a few minutes "in the future" is still accepted.
 constexpr std::int64_t kClockSkew = 300;
-
-std::string sha256Hex(std::span<const unsigned char> bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(bytes.data(), bytes.size(), digest);
-  return toHex(digest);
-}
 
 // Compares CRL numbers given as upper-case hex without leading zeros.
 int compareNumbers(const std::string& left, const std::string& right) {

@@ -1,7 +1,6 @@
 #include "agent/nginx_publisher.h"
 
 #include <fcntl.h>
-#include <openssl/sha.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,12 +23,6 @@ namespace {
 constexpr const char* kNewSuffix = ".certbridge-new";
 constexpr const char* kPreviousSuffix = ".certbridge-previous";
 constexpr const char* kAbsentMarkerSuffix = ".certbridge-absent";
-
-std::string sha256Hex(const std::string& content) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(content.data()), content.size(), digest);
-  return toHex(digest);
-}
 
 [[noreturn]] void failWithErrno(const std::string& what) {
   throw std::runtime_error(what + ": " + std::strerror(errno));

@@ -14,13 +14,6 @@
 namespace certbridge::agent {
 namespace {
 
-std::string sha256Hex(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-  return toHex(std::span(digest, length));
-}
-
 // SHA-256 of a file's content, read in chunks; empty when it cannot be read.
 std::string fileSha256(const std::filesystem::path& path) {
   std::ifstream stream(path, std::ios::binary);
@@ -45,16 +38,12 @@ std::string snapshotDigest(const platform::StoreSnapshot& snapshot) {
   std::vector<std::string> lines;
   lines.reserve(snapshot.certificates.size());
   for (const platform::StoreCertificate& entry : snapshot.certificates) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_Digest(entry.der.data(), entry.der.size(), digest, &length, EVP_sha256(), nullptr);
-    lines.push_back(toHex(std::span(digest, length)) + (entry.trust.trusted_client_ca ? "T" : "-") +
+    lines.push_back(sha256Hex(entry.der) + (entry.trust.trusted_client_ca ? "T" : "-") +
                     (entry.trust.trusted_server_ca ? "C" : "-") +
                     (entry.trust.trusted_peer ? "P" : "-") + entry.nickname);
   }
   std::sort(lines.begin(), lines.end());
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
-                                                                  &EVP_MD_CTX_free);
+  const EvpMdCtxPtr context(EVP_MD_CTX_new());
   EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
   for (const std::string& line : lines) {
     EVP_DigestUpdate(context.get(), line.data(), line.size() + 1);  // with the terminating NUL

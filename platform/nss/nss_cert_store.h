@@ -20,8 +20,6 @@ class NssCertStore final : public CertStore {
   std::vector<std::string> watchLocations() const override;
   std::string changeToken() const override;
 
-  const std::string& directory() const { return directory_; }
-
  private:
   std::string path_;
   std::string directory_;
