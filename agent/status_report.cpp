@@ -13,6 +13,7 @@
 #include "storage/audit_log.h"
 #include "storage/certificate_repository.h"
 #include "storage/crl_repository.h"
+#include "web/status_json.h"
 
 namespace certbridge::agent {
 namespace {
@@ -79,18 +80,13 @@ std::vector<CrlStatus> crlStatuses(storage::Database& database, const AgentConfi
         status.ca_subject = view.certificate.subject;
       }
     }
+    status.level = storage::crlLevel(status.crl, now, config.crl.warning_margin.count());
     if (!status.crl) {
-      status.level = "error";
       status.message = "no CRL held" + (fetch.last_error.empty() ? "" : ": " + fetch.last_error);
-    } else if (status.crl->next_update && *status.crl->next_update <= now) {
-      status.level = "error";
+    } else if (status.level == "error") {
       status.message = "CRL expired " + formatDuration(now - *status.crl->next_update) + " ago";
-    } else if (status.crl->next_update &&
-               *status.crl->next_update - now < config.crl.warning_margin.count()) {
-      status.level = "warning";
+    } else if (status.level == "warning") {
       status.message = "CRL expires in " + formatDuration(*status.crl->next_update - now);
-    } else {
-      status.level = "ok";
     }
     if (status.level != "error" && fetch.last_result == "failed") {
       status.message += (status.message.empty() ? "" : "; ") + std::string("last fetch failed: ") +
@@ -159,62 +155,23 @@ bool writeStatus(storage::Database& database, const AgentConfig& config, std::in
     root.set("healthy", healthy);
     Poco::JSON::Array store_list;
     for (const storage::StoreStatus& store : stores) {
-      Poco::JSON::Object entry;
-      entry.set("name", store.definition.name);
-      entry.set("type", store.definition.type);
-      entry.set("location", store.definition.location);
-      entry.set("policy", store.definition.policy);
-      entry.set("last_sync_at", store.last_sync_at.value_or(0));
-      entry.set("last_sync_ok", store.last_sync_ok);
-      entry.set("last_sync_error", store.last_sync_error);
-      store_list.add(entry);
+      store_list.add(web::storeJson(store));
     }
     root.set("stores", store_list);
     if (publish) {
-      Poco::JSON::Object entry;
-      entry.set("at", publish->at);
-      entry.set("result", publish->result);
-      entry.set("detail", publish->detail);
-      root.set("last_publish", entry);
+      root.set("last_publish", web::publishJson(*publish));
     }
     Poco::JSON::Array crl_list;
     for (const CrlStatus& status : crl_statuses) {
-      Poco::JSON::Object entry;
-      entry.set("ca_sha256", status.ca_sha256);
-      entry.set("ca_subject", status.ca_subject);
-      entry.set("level", status.level);
+      Poco::JSON::Object entry =
+          web::crlJson(status.fetch, status.crl, status.ca_subject, status.level, now);
       entry.set("message", status.message);
-      if (status.crl) {
-        entry.set("crl_number", status.crl->number.value_or(""));
-        entry.set("this_update", status.crl->this_update);
-        entry.set("next_update", status.crl->next_update.value_or(0));
-        entry.set("seconds_left", status.crl->next_update.value_or(now) - now);
-        entry.set("source", status.crl->source);
-        entry.set("revoked_count", status.crl->revoked_count);
-      }
-      entry.set("last_fetch_at", status.fetch.last_attempt_at.value_or(0));
-      entry.set("last_fetch_result", status.fetch.last_result);
-      entry.set("last_fetch_error", status.fetch.last_error);
-      entry.set("next_fetch_at", status.fetch.next_fetch_at.value_or(0));
       crl_list.add(entry);
     }
     root.set("crls", crl_list);
     Poco::JSON::Array certificate_list;
     for (const storage::CertificateView& view : certificates) {
-      Poco::JSON::Object entry;
-      entry.set("sha256", view.certificate.sha256);
-      entry.set("sha1", view.certificate.sha1);
-      entry.set("subject", view.certificate.subject);
-      entry.set("issuer", view.certificate.issuer);
-      entry.set("serial", view.certificate.serial);
-      entry.set("not_before", view.certificate.not_before);
-      entry.set("not_after", view.certificate.not_after);
-      entry.set("days_left", storage::daysLeft(view.certificate.not_after, now));
-      entry.set("role", storage::roleLabel(view));
-      entry.set("trust", view.trust ? trustOf(view) : std::string());
-      entry.set("key_type", view.certificate.key_type);
-      entry.set("sources", view.sources);
-      certificate_list.add(entry);
+      certificate_list.add(web::certificateJson(view, now, view.trust ? trustOf(view) : ""));
     }
     root.set("certificates", certificate_list);
     root.stringify(out, 2);

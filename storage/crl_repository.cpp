@@ -36,6 +36,14 @@ constexpr const char* kFetchColumns =
 
 }  // namespace
 
+std::string crlLevel(const std::optional<CrlRecord>& crl, UnixTime now,
+                     std::int64_t warning_margin) {
+  if (!crl || (crl->next_update && *crl->next_update <= now)) {
+    return "error";
+  }
+  return crl->next_update && *crl->next_update - now < warning_margin ? "warning" : "ok";
+}
+
 std::optional<CrlRecord> CrlRepository::current(const std::string& ca_sha256) {
   std::optional<CrlRecord> record;
   database_.read([&] {

@@ -34,6 +34,12 @@ struct CrlFetchState {
   int failures = 0;         // consecutive
 };
 
+// How a CA's CRL stands: "ok", "warning" when less than `warning_margin` seconds are left before
+// its nextUpdate, "error" when there is none or it has expired. The one rule behind `status`,
+// the web page and the API.
+std::string crlLevel(const std::optional<CrlRecord>& crl, UnixTime now,
+                     std::int64_t warning_margin);
+
 // Feeds each revoked serial (upper-case hex) to the callback it is given; returns how many.
 using SerialSource = std::function<std::int64_t(const std::function<void(const std::string&)>&)>;
 

@@ -30,6 +30,7 @@
 #include "storage/crl_repository.h"
 #include "web/html.h"
 #include "web/password.h"
+#include "web/status_json.h"
 
 namespace certbridge::web {
 namespace {
@@ -65,6 +66,17 @@ std::pair<std::string, std::string> expiryBand(std::int64_t days) {
   if (days < 30)
     return {"band-month", "under 30 days"};
   return {"band-fine", "fine"};
+}
+
+// The subject of the certificate with this SHA-256, or the fingerprint when it is not present.
+std::string subjectOf(const std::string& sha256,
+                      const std::vector<storage::CertificateView>& certificates) {
+  for (const storage::CertificateView& view : certificates) {
+    if (view.certificate.sha256 == sha256) {
+      return view.certificate.subject;
+    }
+  }
+  return sha256;
 }
 
 bool isHex(const std::string& text, std::size_t size) {
@@ -659,20 +671,16 @@ WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
   body += "</div><div class=\"card\" id=\"crls\"><h3>CRLs</h3><ul>";
   for (const storage::CrlFetchState& fetch : crls_.fetchStates()) {
     const auto crl = crls_.current(fetch.ca_sha256);
-    std::string subject = fetch.ca_sha256;
-    for (const auto& view : certificates) {
-      if (view.certificate.sha256 == fetch.ca_sha256)
-        subject = view.certificate.subject;
-    }
-    body += "<li>" + escapeHtml(subject) + ": ";
+    const std::string level = storage::crlLevel(crl, now, settings_.crl_warning_margin.count());
+    body += "<li>" + escapeHtml(subjectOf(fetch.ca_sha256, certificates)) + ": ";
     if (!crl) {
       body += "<span class=\"bad\">ERROR: no CRL</span> " + escapeHtml(fetch.last_error);
-    } else if (crl->next_update && *crl->next_update <= now) {
+    } else if (level == "error") {
       body += "<span class=\"bad\">ERROR: expired</span>";
     } else {
       const std::int64_t left = crl->next_update ? *crl->next_update - now : 0;
-      const bool warn = crl->next_update && left < settings_.crl_warning_margin.count();
-      body += std::string(warn ? "<span class=\"warn\">WARNING: " : "<span class=\"ok\">") +
+      body += std::string(level == "warning" ? "<span class=\"warn\">WARNING: "
+                                             : "<span class=\"ok\">") +
               (crl->next_update ? "next update " + formatTime(*crl->next_update) + ", in " +
                                       std::to_string(left / 3600) + " h"
                                 : std::string("no next update")) +
@@ -779,32 +787,18 @@ WebApp::Reply WebApp::statusJson() {
   Poco::JSON::Object root;
   Poco::JSON::Array stores;
   for (const storage::StoreStatus& store : certificates_.listStores()) {
-    Poco::JSON::Object entry;
-    entry.set("name", store.definition.name);
-    entry.set("type", store.definition.type);
-    entry.set("last_sync_at", store.last_sync_at.value_or(0));
-    entry.set("last_sync_ok", store.last_sync_ok);
-    entry.set("last_sync_error", store.last_sync_error);
-    stores.add(entry);
+    stores.add(storeJson(store));
   }
   root.set("stores", stores);
   if (const auto publish = storage::PublishHistory(database_).lastChange()) {
-    Poco::JSON::Object entry;
-    entry.set("at", publish->at);
-    entry.set("result", publish->result);
-    entry.set("detail", publish->detail);
-    root.set("last_publish", entry);
+    root.set("last_publish", publishJson(*publish));
   }
   Poco::JSON::Array crl_list;
+  const std::vector<storage::CertificateView> certificates = certificates_.listCertificates();
   for (const storage::CrlFetchState& fetch : crls_.fetchStates()) {
-    Poco::JSON::Object entry;
-    entry.set("ca_sha256", fetch.ca_sha256);
     const auto crl = crls_.current(fetch.ca_sha256);
-    entry.set("next_update", crl && crl->next_update ? *crl->next_update : 0);
-    entry.set("last_fetch_result", fetch.last_result);
-    entry.set("last_fetch_error", fetch.last_error);
-    entry.set("next_fetch_at", fetch.next_fetch_at.value_or(0));
-    crl_list.add(entry);
+    crl_list.add(crlJson(fetch, crl, subjectOf(fetch.ca_sha256, certificates),
+                         storage::crlLevel(crl, now, settings_.crl_warning_margin.count()), now));
   }
   root.set("crls", crl_list);
   Poco::JSON::Array warnings;
@@ -813,21 +807,10 @@ WebApp::Reply WebApp::statusJson() {
   }
   root.set("warnings", warnings);
   Poco::JSON::Array list;
-  for (const storage::CertificateView& view : certificates_.listCertificates()) {
-    if (!view.present)
-      continue;
-    Poco::JSON::Object entry;
-    entry.set("sha256", view.certificate.sha256);
-    entry.set("sha1", view.certificate.sha1);
-    entry.set("subject", view.certificate.subject);
-    entry.set("issuer", view.certificate.issuer);
-    entry.set("serial", view.certificate.serial);
-    entry.set("not_after", view.certificate.not_after);
-    entry.set("days_left", storage::daysLeft(view.certificate.not_after, now));
-    entry.set("role", storage::roleLabel(view));
-    entry.set("trust", view.trust ? storage::toString(*view.trust) : std::string());
-    entry.set("sources", view.sources);
-    list.add(entry);
+  for (const storage::CertificateView& view : certificates) {
+    if (view.present) {
+      list.add(certificateJson(view, now, view.trust ? storage::toString(*view.trust) : ""));
+    }
   }
   root.set("certificates", list);
   return json(root, HTTPResponse::HTTP_OK);

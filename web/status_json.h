@@ -1,0 +1,25 @@
+#pragma once
+
+#include <Poco/JSON/Object.h>
+
+#include <optional>
+#include <string>
+
+#include "storage/crl_repository.h"
+#include "storage/records.h"
+
+namespace certbridge::web {
+
+// The JSON shapes of the status, shared by the JSON API and `certbridge status --json` so that
+// scripts see the same fields from both.
+Poco::JSON::Object storeJson(const storage::StoreStatus& store);
+Poco::JSON::Object publishJson(const storage::PublishRecord& publish);
+// `trust` as the caller shows it ("trusted", "revoked", …; empty for none).
+Poco::JSON::Object certificateJson(const storage::CertificateView& view, storage::UnixTime now,
+                                   const std::string& trust);
+Poco::JSON::Object crlJson(const storage::CrlFetchState& fetch,
+                           const std::optional<storage::CrlRecord>& crl,
+                           const std::string& ca_subject, const std::string& level,
+                           storage::UnixTime now);
+
+}  // namespace certbridge::web
