@@ -12,23 +12,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int countOccurrences(const std::string& text, const std::string& needle) {
-  int count = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 class CrlEdge : public MtlsEdge {
  protected:
-  // A CA's SHA-256 fingerprint, as certbridge names CAs.
-  std::string fingerprint(const std::string& name) {
-    return shell("openssl x509 -noout -fingerprint -sha256 -in " + quoted(pki(name + ".pem")) +
-                 " | cut -d= -f2 | tr -d ':\\n' | tr A-F a-f")
-        .output;
-  }
-
   // A new CRL for `issuer` made by the demo PKI's own `openssl ca`, valid for `seconds`.
   std::vector<unsigned char> freshCrl(const std::string& issuer, int seconds) {
     const ShellResult made = shell(
@@ -66,10 +51,7 @@ TEST_F(CrlEdge, ARevokedClientIsRefusedAfterTheRefresh) {
   EXPECT_EQ(waitForStatus(400, "bob"), 400) << "nginx rejects the revoked certificate";
   EXPECT_EQ(statusFor("carol"), 200);
 
-  const std::string bob_sha1 =
-      shell("openssl x509 -noout -fingerprint -sha1 -in " + quoted(pki("bob.pem")) +
-            " | cut -d= -f2 | tr -d ':\\n' | tr A-F a-f")
-          .output;
+  const std::string bob_sha1 = fingerprint("bob", "sha1");
   EXPECT_EQ(readFile(out("clients.map")).find(bob_sha1), std::string::npos)
       << "a revoked client is left out of clients.map as well";
   const ShellResult status = certbridge("status");

@@ -33,6 +33,12 @@ ShellResult MtlsEdge::demoPki(const std::string& command, const std::string& arg
                quoted(root_.file("pki")) + " " + arguments);
 }
 
+std::string MtlsEdge::fingerprint(const std::string& name, const std::string& digest) const {
+  return shell("openssl x509 -noout -fingerprint -" + digest + " -in " +
+               quoted(pki(name + ".pem")) + " | cut -d= -f2 | tr -d ':\\n' | tr A-F a-f")
+      .output;
+}
+
 void MtlsEdge::publishAndStartNginx() {
   const ShellResult synced = certbridge("sync --once");
   ASSERT_EQ(synced.exit_code, 0) << synced.output;

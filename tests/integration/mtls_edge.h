@@ -29,6 +29,9 @@ class MtlsEdge : public ::testing::Test {
                    const std::string& extra = "");
   // Runs the certbridge binary with this edge's configuration.
   ShellResult certbridge(const std::string& arguments) const;
+  // A demo certificate's fingerprint ("sha256" or "sha1"), lower-case hex, as certbridge and
+  // nginx's $ssl_client_fingerprint write it.
+  std::string fingerprint(const std::string& name, const std::string& digest = "sha256") const;
   // Runs `scripts/demo-pki COMMAND PKI-FOLDER ARGUMENTS`.
   ShellResult demoPki(const std::string& command, const std::string& arguments = "") const;
 

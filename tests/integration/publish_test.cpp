@@ -12,14 +12,6 @@ namespace fs = std::filesystem;
 
 using PublishToNginx = MtlsEdge;
 
-int countOccurrences(const std::string& text, const std::string& needle) {
-  int count = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 TEST_F(PublishToNginx, NginxEnforcesExactlyTheTrustedClientList) {
   publishAndStartNginx();
   EXPECT_EQ(statusFor("alice"), 200) << "client of the trusted root";

@@ -39,12 +39,7 @@ class RunCommand : public MtlsEdge {
   // Waits until `text` appears `times` times in the agent's log.
   void waitForLog(const std::string& text, int times = 1) {
     for (int attempt = 0; attempt < 200; ++attempt) {
-      const std::string log = readFile(root_.file("run.log"));
-      int seen = 0;
-      for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
-        ++seen;
-      }
-      if (seen >= times) {
+      if (countOccurrences(readFile(root_.file("run.log")), text) >= times) {
         return;
       }
       shell("sleep 0.05");

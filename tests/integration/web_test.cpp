@@ -50,12 +50,6 @@ class WebInBrowser : public MtlsEdge {
     return "http://127.0.0.1:" + std::to_string(web_port_) + path;
   }
 
-  std::string fingerprint(const std::string& name, const std::string& digest) {
-    return shell("openssl x509 -noout -fingerprint -" + digest + " -in " +
-                 quoted(pki(name + ".pem")) + " | cut -d= -f2 | tr -d ':\\n' | tr A-F a-f")
-        .output;
-  }
-
   int agent_pid_ = 0;
   int web_port_ = 0;
 };

@@ -30,6 +30,14 @@ ShellResult shell(const std::string& command) {
   return result;
 }
 
+int countOccurrences(const std::string& text, const std::string& needle) {
+  int count = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 std::string quoted(const std::string& text) {
   std::string result = "'";
   for (const char c : text) {

@@ -12,6 +12,9 @@ struct ShellResult {
 // Runs `command` with /bin/sh and waits; the output is kept for assertions and failure messages.
 ShellResult shell(const std::string& command);
 
+// How often `needle` occurs in `text`, overlapping occurrences included.
+int countOccurrences(const std::string& text, const std::string& needle);
+
 // Quotes `text` for /bin/sh.
 std::string quoted(const std::string& text);
 
