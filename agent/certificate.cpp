@@ -80,6 +80,25 @@ std::string nameToString(const X509_NAME* name) {
   return std::string(data, static_cast<std::size_t>(length));
 }
 
+std::string commonName(const X509_NAME* name) {
+  int index = -1;
+  for (int next = X509_NAME_get_index_by_NID(name, NID_commonName, -1); next >= 0;
+       next = X509_NAME_get_index_by_NID(name, NID_commonName, next)) {
+    index = next;
+  }
+  if (index < 0) {
+    return "";
+  }
+  unsigned char* utf8 = nullptr;
+  const int length =
+      ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index)));
+  if (length < 0) {
+    return "";
+  }
+  const OpenSslStringPtr owned(reinterpret_cast<char*>(utf8));
+  return std::string(owned.get(), static_cast<std::size_t>(length));
+}
+
 std::optional<std::int64_t> toUnixTime(const ASN1_TIME* time) {
   std::tm parts{};
   if (time == nullptr || ASN1_TIME_to_tm(time, &parts) != 1) {

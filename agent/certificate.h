@@ -62,6 +62,8 @@ inline std::string sha256Hex(std::string_view text) {
 }
 // A distinguished name in RFC 2253 form, UTF-8 kept as is.
 std::string nameToString(const X509_NAME* name);
+// The name's last commonName in UTF-8; empty when it has none.
+std::string commonName(const X509_NAME* name);
 // Seconds since 1970 for an ASN.1 time; nullopt when it cannot be read.
 std::optional<std::int64_t> toUnixTime(const ASN1_TIME* time);
 

@@ -1,12 +1,16 @@
 #include "agent/nginx_files.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
+#include <set>
 
 #include "agent/crl.h"
 
 namespace certbridge::agent {
 namespace {
+
+constexpr std::size_t kMaxLabelLength = 64;
 
 constexpr const char* kGeneratedNotice =
     "# Written by certbridge; changes here are overwritten at the next publish.\n";
@@ -17,6 +21,16 @@ std::string renderClientCa(const TrustMaterial& material) {
     pem += "# " + commentSafe(ca.subject) + "\n# sha256 " + ca.sha256 + "\n" + ca.pem;
   }
   return pem;
+}
+
+// Appends -2, -3, ... to a label already given to another client, keeping within 64 characters.
+std::string uniqueLabel(const std::string& label, std::set<std::string>& taken) {
+  std::string candidate = label;
+  for (int counter = 2; !taken.insert(candidate).second; ++counter) {
+    const std::string suffix = "-" + std::to_string(counter);
+    candidate = label.substr(0, kMaxLabelLength - suffix.size()) + suffix;
+  }
+  return candidate;
 }
 
 std::string renderClientsMap(const TrustMaterial& material) {
@@ -30,9 +44,13 @@ std::string renderClientsMap(const TrustMaterial& material) {
   const std::size_t hash_size = std::max<std::size_t>(2048, material.clients.size() * 2);
   map += "map_hash_max_size " + std::to_string(hash_size) + ";\n";
   map += "map_hash_bucket_size 256;\n";
-  map += "map $ssl_client_fingerprint $certbridge_client {\n    default 0;\n";
+  map += "# The value is the client's name for backends (mtls-proxy.conf sends it as\n";
+  map += "# X-Client-Name); \"\" means the client is not on the trusted list.\n";
+  map += "map $ssl_client_fingerprint $certbridge_client {\n    default \"\";\n";
+  std::set<std::string> taken;
   for (const TrustedClient& client : material.clients) {
-    map += "    " + client.sha1 + " 1;  # " + commentSafe(client.label) + "\n";
+    map += "    " + client.sha1 + " " + uniqueLabel(identityLabel(client.name), taken) + ";  # " +
+           commentSafe(client.label) + "\n";
   }
   map += "}\n";
   return map;
@@ -52,11 +70,43 @@ std::string renderMtlsConf(const TrustMaterial& material, const std::string& out
     conf += "ssl_crl \"" + (directory / "crl.pem").string() + "\";\n";
   }
   conf += "# A certificate from a trusted CA that is not on the trusted-client list.\n";
-  conf += "if ($certbridge_client != 1) {\n    return 403;\n}\n";
+  conf += "if ($certbridge_client = \"\") {\n    return 403;\n}\n";
   return conf;
 }
 
 }  // namespace
+
+std::string renderProxyConf() {
+  std::string conf = kGeneratedNotice;
+  conf +=
+      "# Include inside a location {} that proxies to a backend, after mtls.conf's server.\n"
+      "# Each header is set here whatever the client sent under the same name. nginx drops\n"
+      "# every proxy_set_header inherited from outer levels once a location sets one, so\n"
+      "# repeat any of those you need beside this include.\n"
+      "proxy_set_header X-Client-Verify $ssl_client_verify;\n"
+      "proxy_set_header X-Client-Name $certbridge_client;\n"
+      "proxy_set_header X-Client-DN $ssl_client_s_dn;\n"
+      "proxy_set_header X-Client-Serial $ssl_client_serial;\n"
+      "proxy_set_header X-Client-Fingerprint $ssl_client_fingerprint;\n";
+  return conf;
+}
+
+std::string identityLabel(const std::string& name) {
+  std::string label;
+  for (const char c : name) {
+    const bool allowed = std::isalnum(static_cast<unsigned char>(c)) != 0 && (c & 0x80) == 0;
+    if (allowed || c == '.' || c == '_' || c == '@' || c == '-') {
+      label.push_back(c);
+    } else if (!label.empty() && label.back() != '-') {
+      label.push_back('-');
+    }
+  }
+  while (!label.empty() && label.back() == '-') {
+    label.pop_back();
+  }
+  label.resize(std::min(label.size(), kMaxLabelLength));
+  return label.empty() ? "client" : label;
+}
 
 std::string commentSafe(const std::string& text) {
   std::string safe;
@@ -87,6 +137,7 @@ std::vector<OutputFile> renderNginxFiles(const TrustMaterial& material,
   files.push_back({"clients.map", renderClientsMap(material)});
   files.push_back({"crl.pem", std::move(crl_text)});
   files.push_back({"mtls.conf", renderMtlsConf(material, output_dir, with_crl)});
+  files.push_back({"mtls-proxy.conf", renderProxyConf()});
   return files;
 }
 

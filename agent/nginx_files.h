@@ -35,6 +35,13 @@ std::vector<OutputFile> renderNginxFiles(const TrustMaterial& material,
                                          const std::string& output_dir,
                                          std::optional<CrlBundle> crls);
 
+// The text of mtls-proxy.conf: the same for every trust material.
+std::string renderProxyConf();
+
+// A client's name reduced to what may stand unquoted as an nginx map value and an HTTP header
+// value: [A-Za-z0-9._@-], at most 64 characters, never empty ("client" when nothing is left).
+std::string identityLabel(const std::string& name);
+
 // Text safe to put after '#' in an nginx comment: one line, printable ASCII only.
 std::string commentSafe(const std::string& text);
 

@@ -218,8 +218,12 @@ TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& ce
     addChain(chain);
     longest = std::max(longest, chain.cas.size());
     material.clients.push_back(TrustedClient{
-        client.record().sha1, view.sources.empty() ? client.record().subject : view.sources,
-        chain.cas.front()->certificate->record().sha256, client.record().serial});
+        .sha1 = client.record().sha1,
+        .label = view.sources.empty() ? client.record().subject : view.sources,
+        .name =
+            view.nickname.empty() ? commonName(X509_get_subject_name(client.get())) : view.nickname,
+        .issuer_sha256 = chain.cas.front()->certificate->record().sha256,
+        .serial = client.record().serial});
   }
 
   for (const Certificate* certificate : bundle) {

@@ -25,7 +25,8 @@ struct BundledCa {
 
 struct TrustedClient {
   std::string sha1;           // what nginx's $ssl_client_fingerprint holds
-  std::string label;          // nickname or subject, for the comment beside the map entry
+  std::string label;          // "store/nickname" or subject, for logs and comments
+  std::string name;           // nickname, or the subject's CN: the identity handed to backends
   std::string issuer_sha256;  // the CA that issued it, whose CRL decides on it
   std::string serial;
 };

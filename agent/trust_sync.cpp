@@ -243,6 +243,9 @@ bool TrustSync::unchangedSincePublish(const std::string& input_digest, std::int6
       return false;
     }
   }
+  if (fileSha256(directory / "mtls-proxy.conf") != sha256Hex(renderProxyConf())) {
+    return false;
+  }
   report.publish.result = PublishOutcome::Result::unchanged;
   report.publish.hashes = {{"client-ca.pem", last->client_ca_sha256},
                            {"clients.map", last->clients_map_sha256},

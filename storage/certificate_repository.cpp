@@ -270,7 +270,8 @@ std::vector<CertificateView> CertificateRepository::listCertificates() {
                                           THEN s.store_name || '/' || s.nickname END, ', '), ''),
                COALESCE(MIN(s.first_seen), 0),
                COALESCE(MAX(CASE WHEN s.gone_at IS NULL THEN st.last_sync_at
-                                 ELSE s.last_seen END), 0)
+                                 ELSE s.last_seen END), 0),
+               COALESCE(MIN(CASE WHEN s.gone_at IS NULL THEN s.nickname END), '')
         FROM certificates c
         LEFT JOIN certificate_sources s ON s.sha256 = c.sha256
         LEFT JOIN stores st ON st.name = s.store_name
@@ -301,6 +302,7 @@ std::vector<CertificateView> CertificateRepository::listCertificates() {
       view.sources = select.text(16);
       view.first_seen = select.integer(17);
       view.last_seen = select.integer(18);
+      view.nickname = select.text(19);
       views.push_back(std::move(view));
     }
   });

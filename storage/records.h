@@ -64,7 +64,8 @@ struct CertificateView {
   bool client = false;   // a present source holds it as a client certificate
   bool present = false;  // at least one store still holds it
   std::optional<TrustState> trust;
-  std::string sources;  // "store/nickname, …" of the stores that hold it now
+  std::string sources;   // "store/nickname, …" of the stores that hold it now
+  std::string nickname;  // the first (by name) nickname among those stores; empty when none
   UnixTime first_seen = 0;
   UnixTime last_seen = 0;
 };

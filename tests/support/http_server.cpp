@@ -23,8 +23,15 @@ class ReplyHandler final : public Poco::Net::HTTPRequestHandler {
       explicit Active(std::atomic<int>& c) : count(c) { ++count; }
       ~Active() { --count; }
     } active(server_.activeHandlers());
-    const HttpReply reply = server_.replyFor(request.getURI());
+    HttpReply reply = server_.replyFor(request.getURI());
     server_.pause(reply.delay);
+    if (reply.echo_headers) {
+      std::string text;
+      for (const auto& [name, value] : request) {
+        text += name + ": " + value + "\n";
+      }
+      reply.body.assign(text.begin(), text.end());
+    }
     response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
     for (const auto& [name, value] : reply.headers) {
       response.set(name, value);

@@ -18,6 +18,7 @@ struct HttpReply {
   std::vector<unsigned char> body;
   std::map<std::string, std::string> headers;
   std::chrono::milliseconds delay{0};  // before answering, to provoke read timeouts
+  bool echo_headers = false;  // answer with the request's headers, one "Name: value" per line
 };
 
 // A real HTTP server on 127.0.0.1 (ephemeral port) in the test process, answering each path with

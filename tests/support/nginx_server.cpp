@@ -11,8 +11,13 @@
 namespace certbridge::testing {
 
 NginxServer::NginxServer(std::filesystem::path prefix, std::string server_certificate,
-                         std::string server_key, std::string certbridge_dir)
+                         std::string server_key, std::string certbridge_dir, int backend_port)
     : prefix_(std::move(prefix)), port_(freeLoopbackPort()) {
+  const std::string backend_location =
+      backend_port == 0 ? ""
+                        : "    location /backend/ {\n      include " + certbridge_dir +
+                              "/mtls-proxy.conf;\n      proxy_pass http://127.0.0.1:" +
+                              std::to_string(backend_port) + ";\n    }\n";
   std::filesystem::create_directories(prefix_ / "conf");
   std::filesystem::create_directories(prefix_ / "logs");
   writeFile(configFile(), "pid " + pidFile() + ";\n" + "error_log " + errorLog() +
@@ -37,7 +42,8 @@ NginxServer::NginxServer(std::filesystem::path prefix, std::string server_certif
                               "    include " +
                               certbridge_dir +
                               "/mtls.conf;\n"
-                              "    location / { return 200 \"hello $ssl_client_s_dn\\n\"; }\n"
+                              "    location / { return 200 \"hello $ssl_client_s_dn\\n\"; }\n" +
+                              backend_location +
                               "  }\n"
                               "}\n");
 }
@@ -82,6 +88,15 @@ void NginxServer::stop() {
     shell("nginx " + nginxArguments() + " -s stop");
     running_ = false;
   }
+}
+
+std::string NginxServer::bodyFor(const std::string& path, const std::string& certificate,
+                                 const std::string& key, const std::string& server_ca,
+                                 const std::string& curl_arguments) const {
+  return shell("curl -s --max-time 5 --cacert " + quoted(server_ca) + " --cert " +
+               quoted(certificate) + " --key " + quoted(key) + " " + curl_arguments +
+               " https://127.0.0.1:" + std::to_string(port_) + path)
+      .output;
 }
 
 int NginxServer::statusFor(const std::string& certificate, const std::string& key,

@@ -10,8 +10,10 @@ namespace certbridge::testing {
 // start(), stopped by the destructor.
 class NginxServer {
  public:
+  // With `backend_port`, location /backend/ includes mtls-proxy.conf and proxies to
+  // 127.0.0.1:backend_port.
   NginxServer(std::filesystem::path prefix, std::string server_certificate, std::string server_key,
-              std::string certbridge_dir);
+              std::string certbridge_dir, int backend_port = 0);
   NginxServer(const NginxServer&) = delete;
   NginxServer& operator=(const NginxServer&) = delete;
   ~NginxServer();
@@ -28,6 +30,11 @@ class NginxServer {
   std::string testCommand() const;
   std::string reloadCommand() const;
 
+  // The body nginx answers to GET `path` over TLS with the given client certificate and extra
+  // curl arguments (e.g. -H 'Name: value').
+  std::string bodyFor(const std::string& path, const std::string& certificate,
+                      const std::string& key, const std::string& server_ca,
+                      const std::string& curl_arguments = "") const;
   // HTTP status of GET / over TLS with the given client certificate (none when empty); 0 when
   // the TLS handshake or connection failed.
   int statusFor(const std::string& certificate, const std::string& key,
