@@ -13,11 +13,13 @@
 #include <chrono>
 #include <csignal>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <ostream>
 #include <set>
 
 #include "agent/config.h"
+#include "agent/doctor.h"
 #include "agent/status_report.h"
 #include "agent/trust_sync.h"
 #include "agent/web_control.h"
@@ -44,6 +46,9 @@ Commands:
   crl refresh [--ca SHA256]
                    fetch CRLs now (all CAs, or one), whatever their schedule, then publish
   hash-password    print the hash of a password for [web] admin_password_hash
+  doctor [--endpoint HOST:PORT] [--server-name NAME]
+         [--client-cert FILE --client-key FILE] [--json]
+                   diagnose nginx's client-certificate set-up, with the fix for each problem
 
 Options:
   --config FILE    configuration file (default /etc/certbridge/certbridge.ini)
@@ -89,6 +94,26 @@ constexpr const char* kCrlHelp = R"(Usage: certbridge [--config FILE] crl refres
 Fetches the CRL of every CA in client-ca.pem now (or of the one CA whose SHA-256 fingerprint
 is given, as 'status --json' shows it), whatever the schedule says, then renders and
 publishes as 'sync --once' does. Exits 0 when the publish succeeded, 1 otherwise.
+)";
+
+constexpr const char* kDoctorHelp = R"(Usage: certbridge [--config FILE] doctor [OPTIONS]
+
+Reads nginx's effective configuration ([nginx] dump_command, default 'nginx -T') and checks
+every server {} that verifies client certificates, whether or not certbridge writes its
+files. One line per check: PASS, WARN or FAIL, what was found (file, line, certificate) and
+the fix. Checks: client_ca_configured, bundle_readable, bundle_parses, leaf_in_ca_file,
+chain_complete, verify_depth, expiry (30 days' warning), ca_names_size, crl_coverage,
+optional_unchecked; with --endpoint also endpoint_ca_names, and with a client certificate
+endpoint_client. Without --config, and without /etc/certbridge/certbridge.ini, the defaults
+apply. Exits 0 when nothing fails, 1 when a check fails, 2 for bad usage.
+
+  --endpoint HOST:PORT  handshake with the running nginx there (e.g. 127.0.0.1:443) and
+                        compare the CA names it sends with the bundle
+  --server-name NAME    SNI and Host for the endpoint (selects the server {})
+  --client-cert FILE    also connect with this client certificate (PEM) and send GET /,
+  --client-key FILE     reporting the verify result, the HTTP status and nginx's reason. The
+                        key is used in memory for that handshake only: never stored or logged.
+  --json                {"checks": [...], "servers": [{"listen", "server_name", "checks"}]}
 )";
 
 std::atomic<bool> g_stop_requested{false};
@@ -299,6 +324,54 @@ int commandHashPassword(std::ostream& out, std::ostream& err) {
   return kExitOk;
 }
 
+int commandDoctor(const std::vector<std::string>& options, const std::string& dump_command,
+                  std::ostream& out) {
+  DoctorOptions doctor;
+  doctor.dump_command = dump_command;
+  doctor.now = unixNow();
+  bool json = false;
+  for (std::size_t i = 0; i < options.size(); ++i) {
+    const std::string& option = options[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= options.size()) {
+        throw UsageError(option + " needs a value");
+      }
+      return options[++i];
+    };
+    if (option == "--json") {
+      json = true;
+    } else if (option == "--endpoint") {
+      doctor.endpoint = value();
+    } else if (option == "--server-name") {
+      doctor.server_name = value();
+    } else if (option == "--client-cert") {
+      doctor.client_certificate = value();
+    } else if (option == "--client-key") {
+      doctor.client_key = value();
+    } else {
+      throw UsageError("'doctor' does not take '" + option + "'");
+    }
+  }
+  if (doctor.client_certificate.empty() != doctor.client_key.empty()) {
+    throw UsageError("--client-cert and --client-key go together");
+  }
+  if (!doctor.client_certificate.empty() && !doctor.endpoint) {
+    throw UsageError("--client-cert needs --endpoint HOST:PORT to connect to");
+  }
+  DoctorReport report;
+  try {
+    report = diagnose(doctor);
+  } catch (const std::invalid_argument& error) {
+    throw UsageError(error.what());
+  }
+  if (json) {
+    writeDoctorJson(report, out);
+  } else {
+    writeDoctorText(report, out);
+  }
+  return report.failed() ? kExitFailure : kExitOk;
+}
+
 int commandStatus(const AgentConfig& config, bool json, std::ostream& out) {
   storage::Database database(config.storage_path, config.storage_busy_timeout);
   return writeStatus(database, config, unixNow(), json, out) ? kExitOk : kExitFailure;
@@ -308,6 +381,7 @@ int commandStatus(const AgentConfig& config, bool json, std::ostream& out) {
 
 int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::ostream& err) {
   std::string config_path = kDefaultConfig;
+  bool config_given = false;
   std::string command;
   std::vector<std::string> command_options;
   try {
@@ -326,8 +400,10 @@ int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::os
           throw UsageError("--config needs a file name");
         }
         config_path = arguments[++i];
+        config_given = true;
       } else if (argument.starts_with("--config=")) {
         config_path = argument.substr(std::string("--config=").size());
+        config_given = true;
       } else if (argument.starts_with("-")) {
         throw UsageError("unknown option '" + argument + "'");
       } else {
@@ -335,7 +411,7 @@ int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::os
       }
     }
     if (command.empty()) {
-      throw UsageError("no command given (run, sync --once, status, crl refresh)");
+      throw UsageError("no command given (run, sync --once, status, crl refresh, doctor)");
     }
 
     const auto wantsHelp = std::find(command_options.begin(), command_options.end(), "--help") !=
@@ -403,6 +479,17 @@ int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::os
       }
       rejectOthers({"--json"});
       return commandStatus(loadConfig(config_path), !command_options.empty(), out);
+    }
+    if (command == "doctor") {
+      if (wantsHelp) {
+        out << kDoctorHelp;
+        return kExitOk;
+      }
+      // doctor is the first thing a new user runs: it needs no configuration file.
+      const bool use_config = config_given || std::filesystem::exists(config_path);
+      const std::string dump_command = use_config ? loadConfig(config_path).nginx.dump_command
+                                                  : AgentConfig{}.nginx.dump_command;
+      return commandDoctor(command_options, dump_command, out);
     }
     throw UsageError("unknown command '" + command + "'");
   } catch (const UsageError& error) {

@@ -20,7 +20,7 @@ using Poco::Util::AbstractConfiguration;
 
 const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"storage", {"path", "busy_timeout_ms"}},
-    {"nginx", {"output_dir", "test_command", "reload_command", "pid_file"}},
+    {"nginx", {"output_dir", "test_command", "reload_command", "pid_file", "dump_command"}},
     {"sync", {"interval"}},
     {"log", {"level"}},
     {"web",
@@ -221,7 +221,8 @@ AgentConfig loadConfig(const std::string& path) {
                 "and nginx.reload_command are both set; choose one way to "
                 "reload nginx");
   }
-  for (const char* key : {"nginx.test_command", "nginx.reload_command"}) {
+  config.nginx.dump_command = reader.text("nginx.dump_command", config.nginx.dump_command);
+  for (const char* key : {"nginx.test_command", "nginx.reload_command", "nginx.dump_command"}) {
     if (reader.has(key) && reader.text(key).empty()) {
       reader.fail(key, "is empty; expected a command such as 'nginx -t'");
     }

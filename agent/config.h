@@ -49,7 +49,8 @@ struct AgentConfig {
   NginxSettings nginx{.output_dir = "/etc/nginx/certbridge",
                       .test_command = "nginx -t",
                       .reload_command = "nginx -s reload",
-                      .pid_file = ""};
+                      .pid_file = "",
+                      .dump_command = "nginx -T"};
   std::chrono::seconds sync_interval{300};
   CrlSettings crl;
   bool web_enabled = true;

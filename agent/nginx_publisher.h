@@ -12,6 +12,7 @@ struct NginxSettings {
   std::string test_command;    // e.g. "nginx -t"
   std::string reload_command;  // used when pid_file is empty
   std::string pid_file;        // when set, reload is SIGHUP to the pid in this file
+  std::string dump_command;    // prints the effective configuration, for `doctor`
 };
 
 struct PublishOutcome {
