@@ -324,10 +324,11 @@ int commandHashPassword(std::ostream& out, std::ostream& err) {
   return kExitOk;
 }
 
-int commandDoctor(const std::vector<std::string>& options, const std::string& dump_command,
+int commandDoctor(const std::vector<std::string>& options, const AgentConfig& config,
                   std::ostream& out) {
   DoctorOptions doctor;
-  doctor.dump_command = dump_command;
+  doctor.dump_command = config.nginx.dump_command;
+  doctor.crl_margin = config.crl.warning_margin;
   doctor.now = unixNow();
   bool json = false;
   for (std::size_t i = 0; i < options.size(); ++i) {
@@ -487,9 +488,8 @@ int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::os
       }
       // doctor is the first thing a new user runs: it needs no configuration file.
       const bool use_config = config_given || std::filesystem::exists(config_path);
-      const std::string dump_command = use_config ? loadConfig(config_path).nginx.dump_command
-                                                  : AgentConfig{}.nginx.dump_command;
-      return commandDoctor(command_options, dump_command, out);
+      return commandDoctor(command_options, use_config ? loadConfig(config_path) : AgentConfig{},
+                           out);
     }
     throw UsageError("unknown command '" + command + "'");
   } catch (const UsageError& error) {

@@ -701,7 +701,7 @@ class ServerDoctor {
         findings.push_back("the CRL of " + subjectOf(*ca) + " (" + current->origin() +
                            ") expired on " + day(*next_update) +
                            ": nginx rejects its clients (CRL has expired)");
-      } else if (next_update && *next_update < options_.now + 86400) {
+      } else if (next_update && *next_update < options_.now + options_.crl_margin.count()) {
         status = std::max(status, CheckStatus::warn);
         findings.push_back("the CRL of " + subjectOf(*ca) + " expires on " + day(*next_update));
       } else {

@@ -41,7 +41,8 @@ struct DoctorOptions {
   std::string client_certificate;       // files for endpoint_client; both or neither
   std::string client_key;
   std::int64_t now = 0;
-  std::chrono::seconds expiry_margin{30 * 86400};
+  std::chrono::seconds expiry_margin{30 * 86400};  // certificates
+  std::chrono::seconds crl_margin{86400};          // CRLs: [crl] warning_margin
   std::chrono::seconds timeout{10};
 };
 

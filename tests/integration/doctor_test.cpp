@@ -32,7 +32,7 @@ class Doctor : public ::testing::Test {
     writeFile(file("client.pem"), client_->pem());
     writeFile(file("client.key"), client_->keyPem());
     writeFile(file("ca.pem"), root_->pem() + intermediate_->pem());
-    writeCrls({{&*root_, {}}, {&*intermediate_, {}}});
+    writeCrls({{&*root_, week_}, {&*intermediate_, week_}});
     std::filesystem::create_directories(prefix() + "/logs");
     std::filesystem::create_directories(prefix() + "/conf");
     writeFile(dir_.file("certbridge.ini"),
@@ -153,6 +153,7 @@ class Doctor : public ::testing::Test {
                  : "";
   }
 
+  const CrlSpec week_{.next_update_offset = 7 * 86400};
   TempDir dir_;
   int port_ = freeLoopbackPort();
   bool nginx_running_ = false;
@@ -357,7 +358,7 @@ TEST_F(Doctor, CaNameListOverTheTlsLimitFails) {
 }
 
 TEST_F(Doctor, EveryCaNeedsACurrentCorrectlySignedCrl) {
-  writeCrls({{&*root_, {}}});
+  writeCrls({{&*root_, week_}});
   writeNginx(goodServer());
   DoctorRun run = doctor();
   EXPECT_CHECK(run, "crl_coverage", "fail");
@@ -366,7 +367,7 @@ TEST_F(Doctor, EveryCaNeedsACurrentCorrectlySignedCrl) {
                       "CRL"),
             std::string::npos);
 
-  writeCrls({{&*root_, {}},
+  writeCrls({{&*root_, week_},
              {&*intermediate_, {.this_update_offset = -7200, .next_update_offset = -3600}}});
   run = doctor();
   EXPECT_CHECK(run, "crl_coverage", "fail");
@@ -375,9 +376,14 @@ TEST_F(Doctor, EveryCaNeedsACurrentCorrectlySignedCrl) {
   // Same issuer name, another key: the signature does not verify.
   const auto impostor =
       TestCertificate::issue({.common_name = "Doctor Issuing CA", .ca = true}, nullptr);
-  writeCrls({{&*root_, {}}, {&impostor, {}}});
+  writeCrls({{&*root_, week_}, {&impostor, week_}});
   run = doctor();
   EXPECT_CHECK(run, "crl_coverage", "fail");
+
+  // Within [crl] warning_margin (a day by default) of its nextUpdate.
+  writeCrls({{&*root_, week_}, {&*intermediate_, {.next_update_offset = 3600}}});
+  run = doctor();
+  EXPECT_CHECK(run, "crl_coverage", "warn");
 
   writeNginx("    ssl_verify_client on;\n    ssl_client_certificate " + file("ca.pem") +
              ";\n    ssl_verify_depth 2;\n");
@@ -410,7 +416,7 @@ TEST_F(Doctor, RunningNginxThatWasNotReloadedSendsOldNames) {
   startNginx();
   const auto other = TestCertificate::issue({.common_name = "Added Later CA", .ca = true}, nullptr);
   writeFile(file("ca.pem"), readFile(file("ca.pem")) + other.pem());
-  writeCrls({{&*root_, {}}, {&*intermediate_, {}}, {&other, {}}});
+  writeCrls({{&*root_, week_}, {&*intermediate_, week_}, {&other, week_}});
   const DoctorRun run = doctor("--endpoint " + endpoint());
   EXPECT_CHECK(run, "endpoint_ca_names", "warn");
   EXPECT_NE(messageOf(run, "endpoint_ca_names").find("not sent: CN=Added Later CA"),
