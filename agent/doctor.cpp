@@ -557,17 +557,22 @@ class ServerDoctor {
                  "every certificate in " + ca_file.path + " chains to a self-signed root present");
   }
 
+  // nginx hands ssl_verify_depth to OpenSSL, which (since 1.1.0) counts only the intermediate CAs
+  // between the client and its root: 0 for a client of a root, 1 behind one intermediate.
+  // Checked with nginx 1.22 and OpenSSL 3.0: depth 1 accepts a client of an intermediate.
   CheckResult verifyDepth(const BundleFile& ca_file) const {
     const auto pool = chainPool(&ca_file, file("ssl_trusted_certificate"));
-    int needed = 1;
+    int needed = 0;
     const Certificate* deepest = nullptr;
     for (const Certificate& certificate : ca_file.certificates) {
       if (!certificate.record().is_ca) {
         continue;
       }
+      // A client of this CA has walk.length - 1 intermediates above it: the CA and its issuers
+      // up to, not counting, the root.
       const ChainWalk walk = walkToRoot(certificate, pool);
-      if (walk.complete && walk.length > needed) {
-        needed = walk.length;
+      if (walk.complete && walk.length - 1 > needed) {
+        needed = walk.length - 1;
         deepest = &certificate;
       }
     }
@@ -576,17 +581,15 @@ class ServerDoctor {
     const std::string configured =
         "ssl_verify_depth " + std::to_string(depth) +
         (directive != nullptr ? " (" + directive->where() + ")" : " (nginx's default)");
+    const std::string longest = "the longest chain in the bundle has " + std::to_string(needed) +
+                                " intermediate CA(s) below its root";
     if (depth < needed) {
       return check("verify_depth", CheckStatus::fail,
-                   configured + " is too short: " + subjectOf(*deepest) + " is " +
-                       std::to_string(needed) +
-                       " certificates from its root, so the clients it issues are rejected "
-                       "(certificate chain too long)",
+                   configured + " is too short: " + longest + " (" + subjectOf(*deepest) +
+                       "), so the clients it issues are rejected (certificate chain too long)",
                    "ssl_verify_depth " + std::to_string(needed) + ";");
     }
-    return check(
-        "verify_depth", CheckStatus::pass,
-        configured + " covers the longest chain in the bundle (" + std::to_string(needed) + ")");
+    return check("verify_depth", CheckStatus::pass, configured + " covers it: " + longest);
   }
 
   CheckResult expiry() const {
@@ -1055,9 +1058,9 @@ CheckResult endpointClient(const TlsProbeResult& probe, const std::string& endpo
   if (probe.http_status == 400 || probe.http_status == 495 || probe.http_status == 496) {
     return check(id, CheckStatus::fail,
                  endpoint + " rejected " + certificate + " at verification: " + answer + nginx_says,
-                 "see the reason: an unknown or missing issuer needs its CA in the bundle, an "
-                 "expired certificate or CRL needs renewing, a long chain a larger "
-                 "ssl_verify_depth");
+                 "see the reason: \"unable to get issuer certificate\" means the issuing CA is "
+                 "not in the bundle or the chain is longer than ssl_verify_depth (see "
+                 "verify_depth); an expired certificate or CRL needs renewing");
   }
   if (probe.http_status == 403) {
     return check(id, CheckStatus::fail,
