@@ -50,15 +50,6 @@ std::string statusWord(CheckStatus status) {
   return "fail";
 }
 
-std::string day(std::int64_t unix_time) {
-  const auto time = static_cast<std::time_t>(unix_time);
-  std::tm parts{};
-  gmtime_r(&time, &parts);
-  char text[16];
-  std::strftime(text, sizeof(text), "%Y-%m-%d", &parts);
-  return text;
-}
-
 // --- who nginx reads files as ------------------------------------------------------------------
 
 struct Account {
@@ -607,15 +598,16 @@ class ServerDoctor {
         if (record.not_after < options_.now) {
           status = CheckStatus::fail;
           findings.push_back(subjectOf(certificate) + " in " + bundle->path + " expired on " +
-                             day(record.not_after));
+                             storage::formatUtc(record.not_after, "%Y-%m-%d"));
         } else if (record.not_before > options_.now) {
           status = CheckStatus::fail;
           findings.push_back(subjectOf(certificate) + " in " + bundle->path +
-                             " is not valid before " + day(record.not_before));
+                             " is not valid before " +
+                             storage::formatUtc(record.not_before, "%Y-%m-%d"));
         } else if (record.not_after < options_.now + options_.expiry_margin.count()) {
           status = std::max(status, CheckStatus::warn);
           findings.push_back(subjectOf(certificate) + " in " + bundle->path + " expires on " +
-                             day(record.not_after));
+                             storage::formatUtc(record.not_after, "%Y-%m-%d"));
         }
       }
     }
@@ -702,11 +694,12 @@ class ServerDoctor {
       if (next_update && *next_update < options_.now) {
         status = CheckStatus::fail;
         findings.push_back("the CRL of " + subjectOf(*ca) + " (" + current->origin() +
-                           ") expired on " + day(*next_update) +
+                           ") expired on " + storage::formatUtc(*next_update, "%Y-%m-%d") +
                            ": nginx rejects its clients (CRL has expired)");
       } else if (next_update && *next_update < options_.now + options_.crl_margin.count()) {
         status = std::max(status, CheckStatus::warn);
-        findings.push_back("the CRL of " + subjectOf(*ca) + " expires on " + day(*next_update));
+        findings.push_back("the CRL of " + subjectOf(*ca) + " expires on " +
+                           storage::formatUtc(*next_update, "%Y-%m-%d"));
       } else {
         ++covered;
       }

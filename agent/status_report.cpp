@@ -21,12 +21,7 @@ namespace {
 constexpr std::int64_t kSecondsPerDay = 86400;
 
 std::string formatTime(std::int64_t unix_time) {
-  const auto time = static_cast<std::time_t>(unix_time);
-  std::tm parts{};
-  gmtime_r(&time, &parts);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S UTC", &parts);
-  return text;
+  return storage::formatUtc(unix_time, "%Y-%m-%d %H:%M:%S UTC");
 }
 
 std::string formatDuration(std::int64_t seconds) {

@@ -16,15 +16,6 @@ std::string describe(const Certificate& certificate, const std::string& sources)
   return "'" + certificate.record().subject + "'" + (sources.empty() ? "" : " [" + sources + "]");
 }
 
-std::string day(std::int64_t unix_time) {
-  const auto time = static_cast<std::time_t>(unix_time);
-  std::tm parts{};
-  gmtime_r(&time, &parts);
-  char text[16];
-  std::strftime(text, sizeof(text), "%Y-%m-%d", &parts);
-  return text;
-}
-
 struct CaCandidate {
   const Certificate* certificate;
   bool anchor;
@@ -151,7 +142,8 @@ TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& ce
       if (views[i]->anchor) {
         material.warnings.push_back(
             "trusted CA " + describe(parsed[i], views[i]->sources) + " is not valid now (valid " +
-            day(parsed[i].record().not_before) + " to " + day(parsed[i].record().not_after) +
+            storage::formatUtc(parsed[i].record().not_before, "%Y-%m-%d") + " to " +
+            storage::formatUtc(parsed[i].record().not_after, "%Y-%m-%d") +
             "); left out of client-ca.pem");
       }
       continue;
@@ -198,9 +190,10 @@ TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& ce
     const Certificate& client = parsed[i];
     const std::string name = describe(client, view.sources);
     if (!client.isValidAt(now)) {
-      material.warnings.push_back("trusted client " + name + " is not valid now (valid " +
-                                  day(client.record().not_before) + " to " +
-                                  day(client.record().not_after) + "); left out");
+      material.warnings.push_back(
+          "trusted client " + name + " is not valid now (valid " +
+          storage::formatUtc(client.record().not_before, "%Y-%m-%d") + " to " +
+          storage::formatUtc(client.record().not_after, "%Y-%m-%d") + "); left out");
       continue;
     }
     const Chain chain = builder.chainAbove(client, false);

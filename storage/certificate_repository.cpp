@@ -1,5 +1,6 @@
 #include "storage/certificate_repository.h"
 
+#include <ctime>
 #include <limits>
 #include <set>
 
@@ -51,6 +52,14 @@ std::int64_t daysLeft(UnixTime not_after, UnixTime now) {
   const std::int64_t seconds = not_after - now;
   return seconds >= 0 ? seconds / kSecondsPerDay
                       : -((-seconds + kSecondsPerDay - 1) / kSecondsPerDay);
+}
+
+std::string formatUtc(UnixTime time, const char* format) {
+  const auto seconds = static_cast<std::time_t>(time);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  char text[64];
+  return std::string(text, std::strftime(text, sizeof(text), format, &parts));
 }
 
 std::string toString(CertificateRole role) {

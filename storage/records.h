@@ -37,6 +37,8 @@ struct CertificateView;
 std::string roleLabel(const CertificateView& view);
 // Whole days from `now` to `not_after`, rounded towards "sooner" (-1 the day after expiry).
 std::int64_t daysLeft(UnixTime not_after, UnixTime now);
+// A time in UTC with a strftime format, e.g. "%Y-%m-%d".
+std::string formatUtc(UnixTime time, const char* format);
 
 std::string toString(CertificateRole role);
 std::string toString(TrustState state);

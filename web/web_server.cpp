@@ -49,12 +49,7 @@ std::int64_t unixNow() {
 }
 
 std::string formatTime(std::int64_t unix_time) {
-  const auto time = static_cast<std::time_t>(unix_time);
-  std::tm parts{};
-  gmtime_r(&time, &parts);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M UTC", &parts);
-  return text;
+  return storage::formatUtc(unix_time, "%Y-%m-%d %H:%M UTC");
 }
 
 // The colour band and the words that say the same without colour.

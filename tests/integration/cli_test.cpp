@@ -15,7 +15,7 @@ TEST(Cli, HelpForEveryCommand) {
   const ShellResult main_help = run("--help");
   EXPECT_EQ(main_help.exit_code, 0);
   EXPECT_NE(main_help.output.find("Usage: certbridge [--config FILE] COMMAND"), std::string::npos);
-  for (const char* command : {"run", "sync", "status"}) {
+  for (const char* command : {"run", "sync", "status", "crl", "doctor"}) {
     const ShellResult help = run(std::string(command) + " --help");
     EXPECT_EQ(help.exit_code, 0) << command;
     EXPECT_NE(help.output.find(std::string("certbridge [--config FILE] ") + command),
