@@ -207,7 +207,7 @@ int commandRun(const AgentConfig& config) {
   TrustSync sync(config, database, logger);
   std::vector<std::string> locations;
   for (const StoreConfig& store : config.stores) {
-    const auto reader = platform::openCertStore({store.type, store.path});
+    const auto reader = platform::openCertStore(store.storeLocation());
     const std::vector<std::string> more = reader->watchLocations();
     locations.insert(locations.end(), more.begin(), more.end());
   }

@@ -30,7 +30,7 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
      {"enabled", "missing", "max_size", "connect_timeout", "read_timeout", "refresh_at", "min_lead",
       "retry_initial", "retry_max", "warning_margin"}},
 };
-const std::set<std::string> kStoreKeys = {"type", "path", "policy"};
+const std::set<std::string> kStoreKeys = {"type", "path", "location", "stores", "policy"};
 const std::set<std::string> kLogLevels = {"fatal",  "critical",    "error", "warning",
                                           "notice", "information", "debug", "trace"};
 
@@ -178,6 +178,22 @@ void requireNginxSafePath(const IniReader& reader, const std::string& key,
 
 }  // namespace
 
+platform::StoreLocation StoreConfig::storeLocation() const {
+  return type == "cryptoapi" ? platform::StoreLocation{type, location, stores}
+                             : platform::StoreLocation{type, path, {}};
+}
+
+std::string StoreConfig::whereText() const {
+  if (type != "cryptoapi") {
+    return path;
+  }
+  std::string text = location + ":";
+  for (std::size_t i = 0; i < stores.size(); ++i) {
+    text += (i == 0 ? "" : ",") + stores[i];
+  }
+  return text;
+}
+
 AgentConfig loadConfig(const std::string& path) {
   const IniReader reader(path);
   rejectUnknownKeys(reader);
@@ -194,11 +210,31 @@ AgentConfig loadConfig(const std::string& path) {
     const std::string prefix = "store." + name + ".";
     StoreConfig store;
     store.name = name;
-    store.type = reader.required(prefix + "type", "nss");
-    if (store.type != "nss") {
-      reader.fail(prefix + "type", "is '" + store.type + "'; expected nss");
+    store.type = reader.required(prefix + "type", "nss or cryptoapi");
+    if (store.type == "nss") {
+      store.path = reader.required(prefix + "path", "the NSS database, e.g. sql:/etc/pki/nssdb");
+    } else if (store.type == "cryptoapi") {
+      store.location =
+          reader.required(prefix + "location", "local_machine, current_user or service:NAME");
+      if (store.location != "local_machine" && store.location != "current_user" &&
+          !(store.location.starts_with("service:") && store.location.size() > 8)) {
+        reader.fail(prefix + "location", "is '" + store.location +
+                                             "'; expected local_machine, current_user or "
+                                             "service:NAME");
+      }
+      std::istringstream names(
+          reader.required(prefix + "stores", "system store names, e.g. Root, CA, TrustedPeople"));
+      for (std::string system_store; std::getline(names, system_store, ',');) {
+        system_store.erase(0, system_store.find_first_not_of(" \t"));
+        system_store.erase(system_store.find_last_not_of(" \t") + 1);
+        if (system_store.empty()) {
+          reader.fail(prefix + "stores", "has an empty store name");
+        }
+        store.stores.push_back(system_store);
+      }
+    } else {
+      reader.fail(prefix + "type", "is '" + store.type + "'; expected nss or cryptoapi");
     }
-    store.path = reader.required(prefix + "path", "the NSS database, e.g. sql:/etc/pki/nssdb");
     store.policy = reader.text(prefix + "policy", "auto");
     if (store.policy != "auto" && store.policy != "manual") {
       reader.fail(prefix + "policy", "is '" + store.policy + "'; expected auto or manual");

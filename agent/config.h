@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agent/nginx_publisher.h"
+#include "platform/cert_store.h"
 #include "web/web_server.h"
 
 namespace certbridge::agent {
@@ -19,10 +20,16 @@ class ConfigError : public std::runtime_error {
 };
 
 struct StoreConfig {
-  std::string name;    // from the section name [store.NAME]
-  std::string type;    // "nss"
-  std::string path;    // NSS: sql:/dir
-  std::string policy;  // "auto" or "manual"
+  std::string name;                 // from the section name [store.NAME]
+  std::string type;                 // "nss" (Linux) or "cryptoapi" (Windows)
+  std::string path;                 // NSS: sql:/dir
+  std::string location;             // CryptoAPI: local_machine, current_user or service:NAME
+  std::vector<std::string> stores;  // CryptoAPI: system store names, e.g. Root, CA, My
+  std::string policy;               // "auto" or "manual"
+
+  platform::StoreLocation storeLocation() const;
+  // Where the store is, in one line: the NSS path, or "current_user:Root,CA".
+  std::string whereText() const;
 };
 
 // How CRLs are found, fetched, refreshed and published.

@@ -93,9 +93,10 @@ SyncReport TrustSync::syncOnce(std::int64_t now, const CrlForce& force) {
 }
 
 void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport& report) {
-  const storage::StoreDefinition definition{store.name, store.type, store.path, store.policy};
+  const storage::StoreDefinition definition{store.name, store.type, store.whereText(),
+                                            store.policy};
   try {
-    const auto reader = platform::openCertStore({store.type, store.path});
+    const auto reader = platform::openCertStore(store.storeLocation());
     const std::string change_token = reader->changeToken();
     if (!change_token.empty() && change_token == certificates_.changeToken(store.name)) {
       certificates_.recordSyncResult(definition, now, "", change_token);

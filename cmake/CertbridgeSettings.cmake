@@ -12,6 +12,10 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
   target_compile_definitions(certbridge_settings INTERFACE
     $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
   target_compile_options(certbridge_settings INTERFACE -fstack-protector-strong)
+  if(MINGW)
+    # MinGW keeps the stack protector's runtime in a library of its own.
+    target_link_libraries(certbridge_settings INTERFACE ssp)
+  endif()
 endif()
 
 set(CERTBRIDGE_SANITIZE "" CACHE STRING

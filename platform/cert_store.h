@@ -11,7 +11,8 @@ namespace certbridge::platform {
 using DerBytes = std::vector<unsigned char>;
 
 // What the OS store says about one certificate, in platform-neutral terms. The NSS reader maps
-// its trust letters here; the CryptoAPI reader will map its system store names.
+// its trust letters here; the CryptoAPI reader maps its system store names (Root: a client CA;
+// CA: an intermediate; any other store: a trusted client).
 struct StoreTrust {
   bool trusted_client_ca = false;  // may issue client certificates (NSS "T")
   bool trusted_server_ca = false;  // may issue server certificates (NSS "C")
@@ -60,13 +61,18 @@ class CertStore {
   virtual std::string changeToken() const = 0;
 
   // Where a change to this store shows up, in the form the platform's StoreWatcher understands
-  // (a directory on Linux).
+  // (a directory on Linux, a registry key such as HKCU\\Software\\Microsoft\\SystemCertificates\\Root
+  // on Windows).
   virtual std::vector<std::string> watchLocations() const = 0;
 };
 
 struct StoreLocation {
-  std::string type;  // "nss"
-  std::string path;  // NSS: "sql:/dir" or a plain directory
+  std::string type;  // "nss" (Linux) or "cryptoapi" (Windows)
+  // NSS: "sql:/dir" or a plain directory. CryptoAPI: "local_machine", "current_user" or
+  // "service:NAME".
+  std::string path;
+  // CryptoAPI: the system stores to read, e.g. Root, CA, TrustedPeople, My, NginxClients.
+  std::vector<std::string> system_stores;
 };
 
 // Never returns null; throws StoreError for a type this platform does not support.

@@ -71,7 +71,16 @@ TEST_F(ConfigTest, ErrorsNameTheFileTheKeyAndWhatWasExpected) {
 
   EXPECT_NE(errorFor(store_ + "policy = sometimes\n").find("expected auto or manual"),
             std::string::npos);
-  EXPECT_NE(errorFor("[store.main]\ntype = cryptoapi\npath = x\n").find("expected nss"),
+  EXPECT_NE(errorFor("[store.main]\ntype = pkcs11\npath = x\n").find("expected nss or cryptoapi"),
+            std::string::npos);
+  EXPECT_NE(errorFor("[store.main]\ntype = cryptoapi\nstores = Root\n")
+                .find("'store.main.location' is missing"),
+            std::string::npos);
+  EXPECT_NE(errorFor("[store.main]\ntype = cryptoapi\nlocation = everywhere\nstores = Root\n")
+                .find("expected local_machine, current_user or service:NAME"),
+            std::string::npos);
+  EXPECT_NE(errorFor("[store.main]\ntype = cryptoapi\nlocation = current_user\nstores = Root,,CA\n")
+                .find("empty store name"),
             std::string::npos);
   EXPECT_NE(errorFor(store_ + "[sync]\ninterval = soon\n")
                 .find("'sync.interval' is 'soon'; expected a whole number"),
@@ -92,6 +101,20 @@ TEST_F(ConfigTest, MisspeltKeysAndSectionsAreErrors) {
             std::string::npos);
   EXPECT_NE(errorFor(store_ + "[nginx]\nreload = x\n").find("'nginx.reload' is not known"),
             std::string::npos);
+}
+
+TEST_F(ConfigTest, CryptoApiStoreNamesItsLocationAndSystemStores) {
+  const AgentConfig config =
+      loadConfig(write("[store.windows]\ntype = cryptoapi\nlocation = service:nginx\n"
+                       "stores = Root, CA ,TrustedPeople,NginxClients  ; custom store too\n"));
+  const StoreConfig& store = config.stores.at(0);
+  EXPECT_EQ(store.stores,
+            (std::vector<std::string>{"Root", "CA", "TrustedPeople", "NginxClients"}));
+  const platform::StoreLocation location = store.storeLocation();
+  EXPECT_EQ(location.type, "cryptoapi");
+  EXPECT_EQ(location.path, "service:nginx");
+  EXPECT_EQ(location.system_stores, store.stores);
+  EXPECT_EQ(store.whereText(), "service:nginx:Root,CA,TrustedPeople,NginxClients");
 }
 
 TEST_F(ConfigTest, NoStoreIsAnError) {

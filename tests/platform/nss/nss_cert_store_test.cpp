@@ -162,5 +162,15 @@ TEST_F(NssCertStoreTest, DescribesItselfAndWatchesItsDirectory) {
   EXPECT_THROW(NssCertStore("sql:"), StoreError);
 }
 
+TEST(OpenCertStore, CryptoApiStoresAreWindowsOnly) {
+  try {
+    openCertStore({.type = "cryptoapi", .path = "local_machine", .system_stores = {"Root"}});
+    FAIL() << "opened a CryptoAPI store on Linux";
+  } catch (const StoreError& error) {
+    EXPECT_NE(std::string(error.what()).find("exists only on Windows"), std::string::npos)
+        << error.what();
+  }
+}
+
 }  // namespace
 }  // namespace certbridge::platform::nss

@@ -7,6 +7,11 @@ std::unique_ptr<CertStore> openCertStore(const StoreLocation& location) {
   if (location.type == "nss") {
     return std::make_unique<nss::NssCertStore>(location.path);
   }
+  if (location.type == "cryptoapi") {
+    throw StoreError("store type 'cryptoapi' (" + location.path +
+                     ") reads Windows system stores and exists only on Windows; on Linux use "
+                     "type = nss");
+  }
   throw StoreError("store type '" + location.type + "' is not supported on this platform " +
                    "(supported: nss)");
 }
