@@ -24,6 +24,7 @@
 #include "agent/trust_sync.h"
 #include "agent/web_control.h"
 #include "platform/cert_store.h"
+#include "platform/service_notify.h"
 #include "platform/store_watcher.h"
 #include "storage/database.h"
 #include "web/password.h"
@@ -237,6 +238,9 @@ int commandRun(const AgentConfig& config) {
   bool change_seen = true;
   std::set<std::string> known_warnings;
   std::int64_t last_sync_started = 0;
+  bool ready_sent = false;
+  const auto watchdog = platform::watchdogInterval();
+  auto next_watchdog = Clock::now();
   while (!g_stop_requested.load()) {
     const bool publish_requested = control.takePublishRequest();
     if (publish_requested || change_seen || Clock::now() >= next_sync) {
@@ -258,6 +262,16 @@ int commandRun(const AgentConfig& config) {
         logger.error("sync failed: %s", std::string(error.what()));
         next_sync = Clock::now() + retry_delay;
       }
+      // systemd (Type=notify) counts the service as started once the first sync has run, so
+      // `systemctl start` returns with the files published (or the failure logged).
+      if (!ready_sent) {
+        platform::notifyServiceManager("READY=1");
+        ready_sent = true;
+      }
+    }
+    if (watchdog && Clock::now() >= next_watchdog) {
+      platform::notifyServiceManager("WATCHDOG=1");
+      next_watchdog = Clock::now() + *watchdog;
     }
     // A CRL fetch that falls due before the next sync brings the sync forward. A due time the
     // last sync already saw (and could not act on) waits for the next scheduled sync.
@@ -287,6 +301,7 @@ int commandRun(const AgentConfig& config) {
     }
   }
   logger.notice("certbridge stopping");
+  platform::notifyServiceManager("STOPPING=1");
   web_server.reset();
   return kExitOk;
 }

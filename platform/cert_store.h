@@ -61,8 +61,8 @@ class CertStore {
   virtual std::string changeToken() const = 0;
 
   // Where a change to this store shows up, in the form the platform's StoreWatcher understands
-  // (a directory on Linux, a registry key such as HKCU\\Software\\Microsoft\\SystemCertificates\\Root
-  // on Windows).
+  // (a directory on Linux, a registry key such as
+  // HKCU\\Software\\Microsoft\\SystemCertificates\\Root on Windows).
   virtual std::vector<std::string> watchLocations() const = 0;
 };
 

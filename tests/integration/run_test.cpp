@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "tests/integration/mtls_edge.h"
+#include "tests/support/notify_socket.h"
 
 namespace certbridge::testing {
 namespace {
@@ -17,8 +18,8 @@ class RunCommand : public MtlsEdge {
     writeConfig("pid_file = " + nginx_->pidFile(), "auto", "[sync]\ninterval = 3600\n");
     publishAndStartNginx();
     const ShellResult started =
-        shell(quoted(certbridgeBinary()) + " --config " + quoted(configFile()) + " run > " +
-              quoted(root_.file("run.log")) + " 2>&1 & echo $!");
+        shell(agentEnvironment() + quoted(certbridgeBinary()) + " --config " +
+              quoted(configFile()) + " run > " + quoted(root_.file("run.log")) + " 2>&1 & echo $!");
     agent_pid_ = std::stoi(started.output);
     waitForLog("running:");
   }
@@ -48,7 +49,20 @@ class RunCommand : public MtlsEdge {
            << readFile(root_.file("run.log"));
   }
 
+  // Variables to start the agent with, as "NAME=value " words.
+  virtual std::string agentEnvironment() const { return ""; }
+
   int agent_pid_ = 0;
+};
+
+// As systemd starts it with Type=notify and WatchdogSec=1.
+class RunUnderSystemd : public RunCommand {
+ protected:
+  std::string agentEnvironment() const override {
+    return "NOTIFY_SOCKET=" + quoted(notify_.name()) + " WATCHDOG_USEC=1000000 ";
+  }
+
+  NotifySocket notify_{root_.file("notify.sock")};
 };
 
 TEST_F(RunCommand, PublishesAStoreChangeWithoutWaitingForTheInterval) {
@@ -79,6 +93,22 @@ TEST_F(RunCommand, PublishesAStoreChangeWithoutWaitingForTheInterval) {
 TEST_F(RunCommand, StopsCleanlyOnSigterm) {
   EXPECT_EQ(stopAgent(), 0) << "the agent did not exit within 10 s of SIGTERM";
   EXPECT_NE(readFile(root_.file("run.log")).find("certbridge stopping"), std::string::npos);
+}
+
+TEST_F(RunUnderSystemd, ReportsReadyWatchdogAndStoppingToSystemd) {
+  // READY comes after the first sync: its warning about mallory is already in the log.
+  EXPECT_EQ(notify_.receive(10), "READY=1");
+  EXPECT_NE(readFile(root_.file("run.log")).find("mallory"), std::string::npos)
+      << readFile(root_.file("run.log"));
+  EXPECT_EQ(notify_.receive(), "WATCHDOG=1");
+  EXPECT_EQ(notify_.receive(), "WATCHDOG=1") << "pinged again within the watchdog interval";
+  ASSERT_EQ(stopAgent(), 0);
+  std::string last;
+  for (std::string message = notify_.receive(); message != "(nothing)";
+       message = notify_.receive()) {
+    last = message;
+  }
+  EXPECT_EQ(last, "STOPPING=1");
 }
 
 TEST_F(RunCommand, KeepsRunningThroughAFailedSync) {
