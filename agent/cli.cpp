@@ -24,6 +24,7 @@
 #include "agent/trust_sync.h"
 #include "agent/web_control.h"
 #include "platform/cert_store.h"
+#include "platform/default_paths.h"
 #include "platform/service_notify.h"
 #include "platform/store_watcher.h"
 #include "storage/database.h"
@@ -33,7 +34,6 @@
 namespace certbridge::agent {
 namespace {
 
-constexpr const char* kDefaultConfig = "/etc/certbridge/certbridge.ini";
 constexpr const char* kVersion = "0.1.0";
 
 constexpr const char* kMainHelp = R"(Usage: certbridge [--config FILE] COMMAND [OPTIONS]
@@ -52,7 +52,8 @@ Commands:
                    diagnose nginx's client-certificate set-up, with the fix for each problem
 
 Options:
-  --config FILE    configuration file (default /etc/certbridge/certbridge.ini)
+  --config FILE    configuration file (default /etc/certbridge/certbridge.ini;
+                   %ProgramData%\certbridge\certbridge.ini on Windows)
   --help           this text; 'certbridge COMMAND --help' for a command
   --version        the version
 
@@ -396,7 +397,7 @@ int commandStatus(const AgentConfig& config, bool json, std::ostream& out) {
 }  // namespace
 
 int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::ostream& err) {
-  std::string config_path = kDefaultConfig;
+  std::string config_path = platform::defaultConfigFile();
   bool config_given = false;
   std::string command;
   std::vector<std::string> command_options;

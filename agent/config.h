@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "agent/nginx_publisher.h"
 #include "platform/cert_store.h"
+#include "platform/default_paths.h"
 #include "web/web_server.h"
 
 namespace certbridge::agent {
@@ -50,7 +52,8 @@ struct CrlSettings {
 // Everything the agent reads from its INI file, validated.
 struct AgentConfig {
   std::string source_file;
-  std::string storage_path = "/var/lib/certbridge/certbridge.db";
+  std::string storage_path =
+      (std::filesystem::path(platform::defaultStateDirectory()) / "certbridge.db").string();
   std::chrono::milliseconds storage_busy_timeout{5000};
   std::vector<StoreConfig> stores;
   NginxSettings nginx{.output_dir = "/etc/nginx/certbridge",
