@@ -2,9 +2,11 @@
 
 #include <Poco/AutoPtr.h>
 #include <Poco/ConsoleChannel.h>
+#include <Poco/FileChannel.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/PatternFormatter.h>
+#include <Poco/SplitterChannel.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -133,13 +135,27 @@ std::int64_t unixNow() {
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 
-Poco::Logger& configureLogger(const std::string& level) {
+// Standard error (the journal under systemd), [log] file when set, and `service_log` when given
+// (the Windows Event Log, which formats its own entries).
+Poco::Logger& configureLogger(const AgentConfig& config,
+                              Poco::AutoPtr<Poco::Channel> service_log = nullptr) {
   auto formatter = Poco::makeAuto<Poco::PatternFormatter>("%Y-%m-%d %H:%M:%S %p: %t");
-  auto channel = Poco::makeAuto<Poco::FormattingChannel>(
-      formatter, Poco::makeAuto<Poco::ConsoleChannel>(std::clog));
+  auto splitter = Poco::makeAuto<Poco::SplitterChannel>();
+  splitter->addChannel(Poco::makeAuto<Poco::FormattingChannel>(
+      formatter, Poco::makeAuto<Poco::ConsoleChannel>(std::clog)));
+  if (!config.log_file.empty()) {
+    auto file = Poco::makeAuto<Poco::FileChannel>(config.log_file);
+    file->setProperty("rotation", "10 M");
+    file->setProperty("archive", "number");
+    file->setProperty("purgeCount", "5");
+    splitter->addChannel(Poco::makeAuto<Poco::FormattingChannel>(formatter, file));
+  }
+  if (service_log) {
+    splitter->addChannel(service_log);
+  }
   Poco::Logger& logger = Poco::Logger::get("certbridge");
-  logger.setChannel(channel);
-  logger.setLevel(level);
+  logger.setChannel(splitter);
+  logger.setLevel(config.log_level);
   return logger;
 }
 
@@ -186,7 +202,7 @@ void logReport(Poco::Logger& logger, const SyncReport& report,
 
 int commandSync(const AgentConfig& config, const CrlForce& force, std::ostream& out,
                 std::ostream& err) {
-  Poco::Logger& logger = configureLogger(config.log_level);
+  Poco::Logger& logger = configureLogger(config);
   storage::Database database(config.storage_path, config.storage_busy_timeout);
   TrustSync sync(config, database, logger);
   const SyncReport report = sync.syncOnce(unixNow(), force);
@@ -200,11 +216,8 @@ int commandSync(const AgentConfig& config, const CrlForce& force, std::ostream& 
   return kExitOk;
 }
 
-int commandRun(const AgentConfig& config) {
-  Poco::Logger& logger = configureLogger(config.log_level);
-  std::signal(SIGTERM, requestStop);
-  std::signal(SIGINT, requestStop);
-
+int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
+             Poco::Logger& logger) {
   storage::Database database(config.storage_path, config.storage_busy_timeout);
   TrustSync sync(config, database, logger);
   std::vector<std::string> locations;
@@ -242,7 +255,7 @@ int commandRun(const AgentConfig& config) {
   bool ready_sent = false;
   const auto watchdog = platform::watchdogInterval();
   auto next_watchdog = Clock::now();
-  while (!g_stop_requested.load()) {
+  while (!stop_requested.load()) {
     const bool publish_requested = control.takePublishRequest();
     if (publish_requested || change_seen || Clock::now() >= next_sync) {
       last_sync_started = unixNow();
@@ -307,6 +320,13 @@ int commandRun(const AgentConfig& config) {
   return kExitOk;
 }
 
+int commandRun(const AgentConfig& config) {
+  Poco::Logger& logger = configureLogger(config);
+  std::signal(SIGTERM, requestStop);
+  std::signal(SIGINT, requestStop);
+  return runAgent(config, g_stop_requested, logger);
+}
+
 // Reads a password without echo from a terminal (asked twice), or one line from a pipe.
 int commandHashPassword(std::ostream& out, std::ostream& err) {
   const bool terminal = ::isatty(STDIN_FILENO) != 0;
@@ -344,6 +364,7 @@ int commandDoctor(const std::vector<std::string>& options, const AgentConfig& co
                   std::ostream& out) {
   DoctorOptions doctor;
   doctor.dump_command = config.nginx.dump_command;
+  doctor.working_directory = config.nginx.working_directory;
   doctor.crl_margin = config.crl.warning_margin;
   doctor.now = unixNow();
   bool json = false;
@@ -395,6 +416,23 @@ int commandStatus(const AgentConfig& config, bool json, std::ostream& out) {
 }
 
 }  // namespace
+
+int runAgentService(const std::atomic<bool>& stop_requested,
+                    Poco::AutoPtr<Poco::Channel> service_log) {
+  const std::string config_path = platform::defaultConfigFile();
+  try {
+    const AgentConfig config = loadConfig(config_path);
+    return runAgent(config, stop_requested, configureLogger(config, service_log));
+  } catch (const std::exception& error) {
+    // Before the logger is set up (a bad configuration), the service log is the only witness.
+    if (service_log) {
+      service_log->log(Poco::Message("certbridge",
+                                     "certbridge cannot run: " + std::string(error.what()),
+                                     Poco::Message::PRIO_CRITICAL));
+    }
+    return kExitFailure;
+  }
+}
 
 int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::ostream& err) {
   std::string config_path = platform::defaultConfigFile();

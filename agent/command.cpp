@@ -45,7 +45,7 @@ std::vector<std::string> splitCommandLine(const std::string& command_line) {
   return arguments;
 }
 
-CommandResult runCommand(const std::string& command_line) {
+CommandResult runCommand(const std::string& command_line, const std::string& working_directory) {
   std::vector<std::string> arguments = splitCommandLine(command_line);
   if (arguments.empty()) {
     throw std::invalid_argument("empty command");
@@ -57,7 +57,10 @@ CommandResult runCommand(const std::string& command_line) {
   CommandResult result;
   try {
     Poco::ProcessHandle handle =
-        Poco::Process::launch(program, arguments, nullptr, &output_pipe, &output_pipe);
+        working_directory.empty()
+            ? Poco::Process::launch(program, arguments, nullptr, &output_pipe, &output_pipe)
+            : Poco::Process::launch(program, arguments, working_directory, nullptr, &output_pipe,
+                                    &output_pipe);
     Poco::PipeInputStream output(output_pipe);
     Poco::StreamCopier::copyToString(output, result.output);
     result.exit_code = handle.wait();

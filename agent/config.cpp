@@ -20,9 +20,11 @@ using Poco::Util::AbstractConfiguration;
 
 const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"storage", {"path", "busy_timeout_ms"}},
-    {"nginx", {"output_dir", "test_command", "reload_command", "pid_file", "dump_command"}},
+    {"nginx",
+     {"output_dir", "test_command", "reload_command", "pid_file", "dump_command",
+      "working_directory"}},
     {"sync", {"interval"}},
-    {"log", {"level"}},
+    {"log", {"level", "file"}},
     {"web",
      {"enabled", "listen", "admin_password_hash", "api_token_sha256", "public_status", "max_body",
       "threads", "session_timeout"}},
@@ -258,6 +260,12 @@ AgentConfig loadConfig(const std::string& path) {
                 "reload nginx");
   }
   config.nginx.dump_command = reader.text("nginx.dump_command", config.nginx.dump_command);
+  config.nginx.working_directory = reader.text("nginx.working_directory", "");
+  if (!config.nginx.working_directory.empty() &&
+      !std::filesystem::is_directory(config.nginx.working_directory)) {
+    reader.fail("nginx.working_directory",
+                "is '" + config.nginx.working_directory + "', which is not a folder");
+  }
   for (const char* key : {"nginx.test_command", "nginx.reload_command", "nginx.dump_command"}) {
     if (reader.has(key) && reader.text(key).empty()) {
       reader.fail(key, "is empty; expected a command such as 'nginx -t'");
@@ -336,6 +344,7 @@ AgentConfig loadConfig(const std::string& path) {
     }
   }
   config.log_level = reader.text("log.level", config.log_level);
+  config.log_file = reader.text("log.file", "");
   if (!kLogLevels.contains(config.log_level)) {
     reader.fail("log.level",
                 "is '" + config.log_level + "'; expected one of " + joined(kLogLevels));

@@ -66,6 +66,7 @@ struct AgentConfig {
   bool web_enabled = true;
   web::WebSettings web;
   std::string log_level = "information";
+  std::string log_file;  // also log here (rotated at 10 MB, 5 kept); empty: standard error only
 };
 
 // Reads and validates an INI file. Unknown sections and keys are errors too: a misspelt key

@@ -1118,7 +1118,7 @@ DoctorReport diagnose(const DoctorOptions& options) {
   }
   CommandResult dump;
   try {
-    dump = runCommand(options.dump_command);
+    dump = runCommand(options.dump_command, options.working_directory);
   } catch (const std::exception& error) {
     dump.exit_code = -1;
     dump.output = error.what();

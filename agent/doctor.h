@@ -36,6 +36,7 @@ struct DoctorReport {
 
 struct DoctorOptions {
   std::string dump_command = "nginx -T";
+  std::string working_directory;        // where dump_command runs
   std::optional<std::string> endpoint;  // HOST:PORT for the live handshake checks
   std::string server_name;              // SNI and Host for the endpoint; empty: the host
   std::string client_certificate;       // files for endpoint_client; both or neither

@@ -225,7 +225,7 @@ PublishOutcome NginxPublisher::publish(const std::vector<OutputFile>& files) con
     }
     syncDirectory(directory);
 
-    const CommandResult test = runCommand(settings_.test_command);
+    const CommandResult test = runCommand(settings_.test_command, settings_.working_directory);
     if (test.exit_code != 0) {
       restorePrevious(directory, swapped);
       outcome.result = PublishOutcome::Result::failed;
@@ -238,7 +238,8 @@ PublishOutcome NginxPublisher::publish(const std::vector<OutputFile>& files) con
     if (!settings_.pid_file.empty()) {
       outcome.reloaded = platform::signalNginxReload(settings_.pid_file);
     } else {
-      const CommandResult reload = runCommand(settings_.reload_command);
+      const CommandResult reload =
+          runCommand(settings_.reload_command, settings_.working_directory);
       if (reload.exit_code != 0) {
         restorePrevious(directory, swapped);
         outcome.result = PublishOutcome::Result::failed;

@@ -9,10 +9,11 @@ namespace certbridge::agent {
 
 struct NginxSettings {
   std::string output_dir;
-  std::string test_command;    // e.g. "nginx -t"
-  std::string reload_command;  // used when pid_file is empty
-  std::string pid_file;        // when set, reload is SIGHUP to the pid in this file
-  std::string dump_command;    // prints the effective configuration, for `doctor`
+  std::string test_command;       // e.g. "nginx -t"
+  std::string reload_command;     // used when pid_file is empty
+  std::string pid_file;           // when set, reload is SIGHUP to the pid in this file
+  std::string dump_command;       // prints the effective configuration, for `doctor`
+  std::string working_directory;  // where the commands run; empty: certbridge's own
 };
 
 struct PublishOutcome {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.h"
+
 namespace certbridge::agent {
 namespace {
 
@@ -24,6 +26,16 @@ TEST(RunCommand, NoShellExpansion) {
   const CommandResult result = runCommand("echo $HOME;ls");
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_EQ(result.output, "$HOME;ls\n");
+}
+
+// nginx for Windows is run from its own folder, as `nginx -s reload` there.
+TEST(RunCommand, RunsInTheWorkingDirectoryGiven) {
+  const testing::TempDir dir;
+  testing::writeFile(dir.file("marker"), "here\n");
+  const CommandResult result = runCommand("cat marker", dir.path().string());
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output, "here\n");
+  EXPECT_NE(runCommand("cat marker").exit_code, 0);
 }
 
 TEST(RunCommand, MissingProgramSaysSo) {

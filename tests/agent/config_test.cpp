@@ -117,6 +117,17 @@ TEST_F(ConfigTest, CryptoApiStoreNamesItsLocationAndSystemStores) {
   EXPECT_EQ(store.whereText(), "service:nginx:Root,CA,TrustedPeople,NginxClients");
 }
 
+TEST_F(ConfigTest, WorkingDirectoryAndLogFileAreRead) {
+  const AgentConfig config =
+      loadConfig(write(store_ + "[nginx]\nworking_directory = " + dir_.path().string() +
+                       "\n[log]\nfile = " + dir_.file("certbridge.log") + "\n"));
+  EXPECT_EQ(config.nginx.working_directory, dir_.path().string());
+  EXPECT_EQ(config.log_file, dir_.file("certbridge.log"));
+  EXPECT_NE(errorFor(store_ + "[nginx]\nworking_directory = " + dir_.file("nowhere") + "\n")
+                .find("which is not a folder"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, NoStoreIsAnError) {
   EXPECT_NE(errorFor("[sync]\ninterval = 5\n").find("no [store.NAME] section"), std::string::npos);
 }

@@ -15,7 +15,7 @@ using PublishToNginx = MtlsEdge;
 TEST_F(PublishToNginx, NginxEnforcesExactlyTheTrustedClientList) {
   publishAndStartNginx();
   EXPECT_EQ(statusFor("alice"), 200) << "client of the trusted root";
-  EXPECT_EQ(statusFor("bob"), 200) << "client of the intermediate: needs ssl_verify_depth 2";
+  EXPECT_EQ(statusFor("bob"), 200) << "client of the intermediate";
   EXPECT_EQ(statusFor("mallory"), 400) << "client of a CA that is not trusted (TLS layer)";
   EXPECT_EQ(statusFor("stranger"), 403) << "trusted CA, but not on the trusted-client list";
   EXPECT_EQ(statusFor(""), 400) << "no client certificate at all";
@@ -24,6 +24,17 @@ TEST_F(PublishToNginx, NginxEnforcesExactlyTheTrustedClientList) {
   const std::string bundle = readFile(out("client-ca.pem"));
   EXPECT_EQ(countOccurrences(bundle, "BEGIN CERTIFICATE"), 2) << bundle;
   EXPECT_EQ(bundle.find("Untrusted"), std::string::npos);
+}
+
+TEST_F(PublishToNginx, LogGoesToTheConfiguredFileAsWell) {
+  writeConfig("pid_file = " + nginx_->pidFile(), "auto",
+              "[log]\nfile = " + root_.file("certbridge.log") + "\n");
+  const ShellResult synced = certbridge("sync --once");
+  ASSERT_EQ(synced.exit_code, 0) << synced.output;
+  const std::string log = readFile(root_.file("certbridge.log"));
+  EXPECT_NE(log.find("Notice: published client-ca.pem"), std::string::npos) << log;
+  EXPECT_NE(synced.output.find("Notice: published client-ca.pem"), std::string::npos)
+      << "standard error still has it";
 }
 
 TEST_F(PublishToNginx, FilesAreWorldReadableAndHoldNoPrivateKey) {
