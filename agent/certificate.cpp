@@ -100,11 +100,15 @@ std::string commonName(const X509_NAME* name) {
 }
 
 std::optional<std::int64_t> toUnixTime(const ASN1_TIME* time) {
-  std::tm parts{};
-  if (time == nullptr || ASN1_TIME_to_tm(time, &parts) != 1) {
+  // The difference from the epoch, in OpenSSL's own arithmetic: portable (no timegm on
+  // Windows) and right past 2038.
+  const Asn1TimePtr epoch(ASN1_TIME_set(nullptr, 0));
+  int days = 0;
+  int seconds = 0;
+  if (time == nullptr || !epoch || ASN1_TIME_diff(&days, &seconds, epoch.get(), time) != 1) {
     return std::nullopt;
   }
-  return static_cast<std::int64_t>(timegm(&parts));
+  return static_cast<std::int64_t>(days) * 86400 + seconds;
 }
 
 std::string sha256Hex(std::span<const unsigned char> bytes) {

@@ -1,7 +1,5 @@
 #include "agent/nginx_config.h"
 
-#include <fnmatch.h>
-
 #include <filesystem>
 
 namespace certbridge::agent {
@@ -80,6 +78,50 @@ std::vector<Token> tokenize(const std::string& text, const std::string& file) {
   return tokens;
 }
 
+// glob(3) as nginx's include uses it: "*" and "?" within one path segment, "[a-z]" and "[!x]"
+// classes. Written out because Windows has no fnmatch.
+bool matchesGlob(std::string_view pattern, std::string_view text) {
+  if (pattern.empty()) {
+    return text.empty();
+  }
+  const char head = pattern.front();
+  if (head == '*') {
+    for (std::size_t skip = 0; skip <= text.size(); ++skip) {
+      if (matchesGlob(pattern.substr(1), text.substr(skip))) {
+        return true;
+      }
+      if (skip < text.size() && text[skip] == '/') {
+        return false;
+      }
+    }
+    return false;
+  }
+  if (text.empty() || (head != text.front() && head != '?' && head != '[') ||
+      (head == '?' && text.front() == '/')) {
+    return false;
+  }
+  if (head == '[') {
+    const std::size_t close = pattern.find(']', 2);
+    if (close == std::string_view::npos) {
+      return text.front() == '[' && matchesGlob(pattern.substr(1), text.substr(1));
+    }
+    std::string_view set = pattern.substr(1, close - 1);
+    const bool negated = set.front() == '!' || set.front() == '^';
+    set.remove_prefix(negated ? 1 : 0);
+    bool found = false;
+    for (std::size_t i = 0; i < set.size(); ++i) {
+      if (i + 2 < set.size() && set[i + 1] == '-') {
+        found = found || (set[i] <= text.front() && text.front() <= set[i + 2]);
+        i += 2;
+      } else {
+        found = found || set[i] == text.front();
+      }
+    }
+    return found != negated && matchesGlob(pattern.substr(close + 1), text.substr(1));
+  }
+  return matchesGlob(pattern.substr(1), text.substr(1));
+}
+
 bool isSyntax(const Token& token, char c) {
   return !token.quoted && token.text.size() == 1 && token.text[0] == c;
 }
@@ -153,7 +195,7 @@ class DumpParser {
     const std::string resolved = config_.resolve(pattern);
     std::vector<std::string> matches;
     for (const auto& [path, text] : config_.files) {
-      if (path != config_.main_file && ::fnmatch(resolved.c_str(), path.c_str(), 0) == 0) {
+      if (path != config_.main_file && matchesGlob(resolved, path)) {
         matches.push_back(path);
       }
     }

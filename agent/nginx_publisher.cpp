@@ -1,19 +1,16 @@
 #include "agent/nginx_publisher.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
 #include "agent/certificate.h"
 #include "agent/command.h"
+#include "platform/durable_file.h"
 #include "platform/process_signal.h"
 
 namespace certbridge::agent {
@@ -24,26 +21,6 @@ constexpr const char* kNewSuffix = ".certbridge-new";
 constexpr const char* kPreviousSuffix = ".certbridge-previous";
 constexpr const char* kAbsentMarkerSuffix = ".certbridge-absent";
 
-[[noreturn]] void failWithErrno(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
-}
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 // Compares a file with `content` in chunks, so that a large crl.pem is not read whole.
 bool fileHolds(const fs::path& path, const std::string& content) {
   std::error_code error;
@@ -53,7 +30,7 @@ bool fileHolds(const fs::path& path, const std::string& content) {
   }
   std::ifstream stream(path, std::ios::binary);
   if (!stream) {
-    failWithErrno("cannot read " + path.string());
+    throw std::runtime_error("cannot read " + path.string() + ": " + std::strerror(errno));
   }
   std::vector<char> chunk(64 * 1024);
   for (std::size_t offset = 0; offset < content.size();) {
@@ -65,37 +42,6 @@ bool fileHolds(const fs::path& path, const std::string& content) {
     offset += count;
   }
   return true;
-}
-
-// World-readable on purpose: these files hold only public certificates, and nginx's master may
-// run as another user than the agent.
-void writeDurably(const fs::path& path, const std::string& content) {
-  const UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (fd.get() < 0) {
-    failWithErrno("cannot create " + path.string());
-  }
-  ::fchmod(fd.get(), 0644);  // whatever the umask says
-  std::size_t written = 0;
-  while (written < content.size()) {
-    const ssize_t result = ::write(fd.get(), content.data() + written, content.size() - written);
-    if (result < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      failWithErrno("cannot write " + path.string());
-    }
-    written += static_cast<std::size_t>(result);
-  }
-  if (::fsync(fd.get()) != 0) {
-    failWithErrno("cannot flush " + path.string() + " to disk");
-  }
-}
-
-void syncDirectory(const fs::path& directory) {
-  const UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0 || ::fsync(fd.get()) != 0) {
-    failWithErrno("cannot flush directory " + directory.string());
-  }
 }
 
 fs::path withSuffix(const fs::path& path, const char* suffix) {
@@ -120,7 +66,7 @@ void restorePrevious(const fs::path& directory, const std::vector<std::string>& 
     }
   }
   if (restored) {
-    syncDirectory(directory);
+    platform::syncDirectory(directory);
   }
 }
 
@@ -175,11 +121,12 @@ PublishOutcome NginxPublisher::publish(const std::vector<OutputFile>& files) con
         "cannot create output directory " + directory.string() + ": " + error.message();
     return outcome;
   }
-  const fs::path lock_path = directory / ".certbridge.lock";
-  const UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (lock.get() < 0 || ::flock(lock.get(), LOCK_EX) != 0) {
+  std::optional<platform::FileLock> lock;
+  try {
+    lock.emplace(directory / ".certbridge.lock");
+  } catch (const std::exception& failure) {
     outcome.result = PublishOutcome::Result::failed;
-    outcome.detail = "cannot lock " + lock_path.string() + ": " + std::strerror(errno);
+    outcome.detail = failure.what();
     return outcome;
   }
 
@@ -206,7 +153,7 @@ PublishOutcome NginxPublisher::publish(const std::vector<OutputFile>& files) con
     }
 
     for (const OutputFile* file : changed) {
-      writeDurably(withSuffix(directory / file->name, kNewSuffix), file->content);
+      platform::writeFileDurably(withSuffix(directory / file->name, kNewSuffix), file->content);
     }
     for (const OutputFile* file : changed) {
       const fs::path target = directory / file->name;
@@ -214,16 +161,16 @@ PublishOutcome NginxPublisher::publish(const std::vector<OutputFile>& files) con
         fs::remove(withSuffix(target, kPreviousSuffix));
         fs::create_hard_link(target, withSuffix(target, kPreviousSuffix));
       } else {
-        writeDurably(withSuffix(target, kAbsentMarkerSuffix), "");
+        platform::writeFileDurably(withSuffix(target, kAbsentMarkerSuffix), "");
       }
     }
-    syncDirectory(directory);
+    platform::syncDirectory(directory);
     for (const OutputFile* file : changed) {
       const fs::path target = directory / file->name;
       swapped.push_back(file->name);
       fs::rename(withSuffix(target, kNewSuffix), target);
     }
-    syncDirectory(directory);
+    platform::syncDirectory(directory);
 
     const CommandResult test = runCommand(settings_.test_command, settings_.working_directory);
     if (test.exit_code != 0) {

@@ -1,5 +1,6 @@
 #include "storage/certificate_repository.h"
 
+#include <chrono>
 #include <ctime>
 #include <limits>
 #include <set>
@@ -55,9 +56,20 @@ std::int64_t daysLeft(UnixTime not_after, UnixTime now) {
 }
 
 std::string formatUtc(UnixTime time, const char* format) {
-  const auto seconds = static_cast<std::time_t>(time);
+  // Calendar arithmetic from <chrono>: gmtime_r is POSIX only.
+  using namespace std::chrono;
+  const sys_seconds point{seconds(time)};
+  const sys_days day = floor<days>(point);
+  const year_month_day date(day);
+  const hh_mm_ss clock(point - day);
   std::tm parts{};
-  gmtime_r(&seconds, &parts);
+  parts.tm_year = static_cast<int>(date.year()) - 1900;
+  parts.tm_mon = static_cast<int>(static_cast<unsigned>(date.month())) - 1;
+  parts.tm_mday = static_cast<int>(static_cast<unsigned>(date.day()));
+  parts.tm_hour = static_cast<int>(clock.hours().count());
+  parts.tm_min = static_cast<int>(clock.minutes().count());
+  parts.tm_sec = static_cast<int>(clock.seconds().count());
+  parts.tm_wday = static_cast<int>(weekday(day).c_encoding());
   char text[64];
   return std::string(text, std::strftime(text, sizeof(text), format, &parts));
 }

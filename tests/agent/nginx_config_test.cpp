@@ -23,7 +23,8 @@ TEST(NginxConfig, IncludesAreExpandedInPlaceInSortedOrder) {
              "user www-data;\nhttp {\n    include conf.d/*.conf;\n    server_tokens off;\n}\n"},
             {"/etc/nginx/conf.d/b.conf", "server { listen 443 ssl; }"},
             {"/etc/nginx/conf.d/a.conf", "map $a $b {\n  default 0;\n}\n"},
-            {"/etc/nginx/other/c.conf", "server { listen 8443; }"}}));
+            {"/etc/nginx/other/c.conf", "server { listen 8443; }"},
+            {"/etc/nginx/conf.d/sub/d.conf", "server { listen 9443; }"}}));
   EXPECT_EQ(config.main_file, "/etc/nginx/nginx.conf");
   ASSERT_EQ(config.root.children.size(), 2u);
   const NginxDirective& http = config.root.children[1];
@@ -86,6 +87,20 @@ TEST(NginxConfig, IncludeLoopIsAnErrorNotAHang) {
                                     {"/n/a.conf", "include b.conf;"},
                                     {"/n/b.conf", "include a.conf;"}})),
                NginxConfigError);
+}
+
+TEST(NginxConfig, IncludePatternsMatchAsGlobDoes) {
+  const NginxConfig config = parseNginxDump(
+      dump({{"/n/nginx.conf", "include sites/[a-b]?.conf;\ninclude sites/[!a-b]*;\n"},
+            {"/n/sites/a1.conf", "one;"},
+            {"/n/sites/b22.conf", "never;"},
+            {"/n/sites/c.conf", "two;"},
+            {"/n/sites/x/d.conf", "never;"}}));
+  std::vector<std::string> names;
+  for (const NginxDirective& directive : config.root.children) {
+    names.push_back(directive.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"one", "two"}));
 }
 
 }  // namespace

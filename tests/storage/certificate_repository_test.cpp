@@ -178,5 +178,11 @@ TEST_F(CertificateRepositoryTest, LockedDatabaseIsAClearErrorAndChangesNothing) 
   EXPECT_EQ(blocked.snapshotDigest("main"), "d1");
 }
 
+TEST(FormatUtc, FormatsInUtcOnEveryPlatform) {
+  EXPECT_EQ(formatUtc(0, "%Y-%m-%d %H:%M:%S"), "1970-01-01 00:00:00");
+  EXPECT_EQ(formatUtc(1795475715, "%Y-%m-%d %H:%M:%S UTC %a"), "2026-11-23 23:15:15 UTC Mon");
+  EXPECT_EQ(formatUtc(2147483648, "%Y-%m-%d %H:%M:%S"), "2038-01-19 03:14:08");
+}
+
 }  // namespace
 }  // namespace certbridge::storage

@@ -1,0 +1,80 @@
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include "platform/durable_file.h"
+
+namespace certbridge::platform {
+namespace {
+
+[[noreturn]] void failWithErrno(const std::string& what) {
+  throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+void writeFileDurably(const std::filesystem::path& path, const std::string& content) {
+  const UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (fd.get() < 0) {
+    failWithErrno("cannot create " + path.string());
+  }
+  ::fchmod(fd.get(), 0644);  // whatever the umask says
+  std::size_t written = 0;
+  while (written < content.size()) {
+    const ssize_t result = ::write(fd.get(), content.data() + written, content.size() - written);
+    if (result < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      failWithErrno("cannot write " + path.string());
+    }
+    written += static_cast<std::size_t>(result);
+  }
+  if (::fsync(fd.get()) != 0) {
+    failWithErrno("cannot flush " + path.string() + " to disk");
+  }
+}
+
+void syncDirectory(const std::filesystem::path& directory) {
+  const UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0 || ::fsync(fd.get()) != 0) {
+    failWithErrno("cannot flush directory " + directory.string());
+  }
+}
+
+FileLock::FileLock(const std::filesystem::path& path) : handle_(-1) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (fd.get() < 0 || ::flock(fd.get(), LOCK_EX) != 0) {
+    failWithErrno("cannot lock " + path.string());
+  }
+  handle_ = fd.release();
+}
+
+FileLock::~FileLock() {
+  ::close(static_cast<int>(handle_));  // closing releases the lock
+}
+
+}  // namespace certbridge::platform
