@@ -7,8 +7,6 @@
 #include <Poco/Logger.h>
 #include <Poco/PatternFormatter.h>
 #include <Poco/SplitterChannel.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -29,6 +27,7 @@
 #include "platform/default_paths.h"
 #include "platform/service_notify.h"
 #include "platform/store_watcher.h"
+#include "platform/terminal.h"
 #include "storage/database.h"
 #include "web/password.h"
 #include "web/web_server.h"
@@ -329,18 +328,12 @@ int commandRun(const AgentConfig& config) {
 
 // Reads a password without echo from a terminal (asked twice), or one line from a pipe.
 int commandHashPassword(std::ostream& out, std::ostream& err) {
-  const bool terminal = ::isatty(STDIN_FILENO) != 0;
+  const bool terminal = platform::standardInputIsTerminal();
   const auto readSecret = [&](const char* prompt) {
     std::string secret;
     if (terminal) {
       err << prompt << std::flush;
-      termios saved{};
-      ::tcgetattr(STDIN_FILENO, &saved);
-      termios quiet = saved;
-      quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-      ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-      std::getline(std::cin, secret);
-      ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+      secret = platform::readLineWithoutEcho();
       err << "\n";
     } else {
       std::getline(std::cin, secret);

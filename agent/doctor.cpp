@@ -2,11 +2,7 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <grp.h>
 #include <openssl/pem.h>
-#include <pwd.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -22,6 +18,7 @@
 #include "agent/nginx_config.h"
 #include "agent/openssl_handles.h"
 #include "agent/tls_probe.h"
+#include "platform/file_access.h"
 
 namespace certbridge::agent {
 namespace {
@@ -48,111 +45,6 @@ std::string statusWord(CheckStatus status) {
     case CheckStatus::fail: return "fail";
   }
   return "fail";
-}
-
-// --- who nginx reads files as ------------------------------------------------------------------
-
-struct Account {
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::vector<gid_t> groups;
-  std::string name;
-};
-
-std::string userName(uid_t uid) {
-  const passwd* entry = ::getpwuid(uid);
-  return entry != nullptr ? entry->pw_name : "uid " + std::to_string(uid);
-}
-
-std::optional<Account> accountNamed(const std::string& name) {
-  const passwd* entry = ::getpwnam(name.c_str());
-  if (entry == nullptr) {
-    return std::nullopt;
-  }
-  Account account{entry->pw_uid, entry->pw_gid, {}, name};
-  int count = 64;
-  account.groups.resize(static_cast<std::size_t>(count));
-  if (::getgrouplist(name.c_str(), entry->pw_gid, account.groups.data(), &count) < 0) {
-    account.groups.resize(static_cast<std::size_t>(count));
-    ::getgrouplist(name.c_str(), entry->pw_gid, account.groups.data(), &count);
-  }
-  account.groups.resize(static_cast<std::size_t>(std::max(count, 0)));
-  return account;
-}
-
-// The account of a running process, from /proc: real uid, gid and supplementary groups.
-std::optional<Account> processAccount(long pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  if (!status) {
-    return std::nullopt;
-  }
-  Account account;
-  bool found = false;
-  for (std::string line; std::getline(status, line);) {
-    std::istringstream fields(line.substr(line.find(':') + 1));
-    if (line.starts_with("Uid:")) {
-      fields >> account.uid;
-      found = true;
-    } else if (line.starts_with("Gid:")) {
-      fields >> account.gid;
-    } else if (line.starts_with("Groups:")) {
-      for (gid_t group = 0; fields >> group;) {
-        account.groups.push_back(group);
-      }
-    }
-  }
-  if (!found) {
-    return std::nullopt;
-  }
-  account.name = userName(account.uid);
-  return account;
-}
-
-Account currentAccount() {
-  Account account{::getuid(), ::getgid(), {}, userName(::getuid())};
-  const int count = ::getgroups(0, nullptr);
-  account.groups.resize(static_cast<std::size_t>(std::max(count, 0)));
-  account.groups.resize(
-      static_cast<std::size_t>(std::max(::getgroups(count, account.groups.data()), 0)));
-  return account;
-}
-
-// Whether `account` may open `path` for reading: search permission on every directory above it
-// and read permission on the file, by owner, group or other bits. Root may read anything.
-bool canRead(const std::filesystem::path& path, const Account& account) {
-  if (account.uid == 0) {
-    return std::filesystem::exists(path);
-  }
-  const auto allowed = [&](const struct stat& info, mode_t owner, mode_t group, mode_t other) {
-    if (info.st_uid == account.uid) {
-      return (info.st_mode & owner) != 0;
-    }
-    if (info.st_gid == account.gid || std::find(account.groups.begin(), account.groups.end(),
-                                                info.st_gid) != account.groups.end()) {
-      return (info.st_mode & group) != 0;
-    }
-    return (info.st_mode & other) != 0;
-  };
-  std::filesystem::path directory;
-  for (const auto& part : path.parent_path()) {
-    directory /= part;
-    struct stat info {};
-    if (::stat(directory.c_str(), &info) != 0 || !allowed(info, S_IXUSR, S_IXGRP, S_IXOTH)) {
-      return false;
-    }
-  }
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && allowed(info, S_IRUSR, S_IRGRP, S_IROTH);
-}
-
-std::string modeText(const std::filesystem::path& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) {
-    return "";
-  }
-  char mode[8];
-  std::snprintf(mode, sizeof(mode), "%04o", info.st_mode & 07777);
-  return std::string("mode ") + mode + ", owner " + userName(info.st_uid);
 }
 
 // --- the files nginx is pointed at -------------------------------------------------------------
@@ -247,8 +139,8 @@ BundleFile readBundle(const NginxConfig& config, const NginxDirective& directive
   std::ifstream stream(file.path, std::ios::binary);
   if (!stream) {
     file.read_error = std::filesystem::exists(file.path)
-                          ? "certbridge doctor, running as " + userName(::getuid()) +
-                                ", cannot read it (" + modeText(file.path) + ")"
+                          ? "certbridge doctor, running as " + platform::currentAccount().name +
+                                ", cannot read it (" + platform::describeOwnership(file.path) + ")"
                           : "it does not exist";
     return file;
   }
@@ -370,8 +262,8 @@ std::string subjectOf(const Certificate& certificate) {
 class ServerDoctor {
  public:
   ServerDoctor(const ServerContext& context, const DoctorOptions& options,
-               const std::optional<Account>& master, const std::string& master_how,
-               const std::optional<Account>& worker)
+               const std::optional<platform::Account>& master, const std::string& master_how,
+               const std::optional<platform::Account>& worker)
       : context_(context),
         options_(options),
         master_(master),
@@ -462,10 +354,11 @@ class ServerDoctor {
                          ", which does not exist",
                      "create it or correct the path, then nginx -t");
       }
-      if (master_ && !canRead(bundle.path, *master_)) {
+      if (master_ && !platform::canRead(bundle.path, *master_)) {
         return check(id, CheckStatus::fail,
-                     master_how_ + " cannot read " + bundle.path + " (" + modeText(bundle.path) +
-                         ", named by " + bundle.directive + " at " + bundle.where +
+                     master_how_ + " cannot read " + bundle.path + " (" +
+                         platform::describeOwnership(bundle.path) + ", named by " +
+                         bundle.directive + " at " + bundle.where +
                          "): nginx reads it in the master, so the next start or reload fails",
                      "chmod 0644 " + bundle.path +
                          " (it holds only public certificates) and make its folders "
@@ -476,7 +369,7 @@ class ServerDoctor {
         notes.push_back(bundle.path + ": " + bundle.read_error +
                         "; its contents are not checked (run doctor as root)");
       }
-      if (master_ && master_->uid == 0 && worker_ && !canRead(bundle.path, *worker_)) {
+      if (master_ && master_->superuser() && worker_ && !platform::canRead(bundle.path, *worker_)) {
         notes.push_back(bundle.path + " is not readable by the workers' user " + worker_->name +
                         ", which is fine: nginx reads it in the master at start and reload");
       }
@@ -830,9 +723,9 @@ class ServerDoctor {
 
   const ServerContext& context_;
   const DoctorOptions& options_;
-  const std::optional<Account>& master_;
+  const std::optional<platform::Account>& master_;
   const std::string& master_how_;
-  const std::optional<Account>& worker_;
+  const std::optional<platform::Account>& worker_;
   std::string verify_;
   std::vector<BundleFile> files_;
 };
@@ -906,7 +799,7 @@ std::string prefixed(const std::string& prefix, const std::string& path) {
 }
 
 struct MasterProcess {
-  std::optional<Account> account;
+  std::optional<platform::Account> account;
   std::string how;  // "nginx's master (pid 12, from /run/nginx.pid) runs as root"
 };
 
@@ -918,13 +811,13 @@ MasterProcess findMaster(const NginxConfig& config, const std::string& prefix) {
   std::ifstream stream(pid_file);
   long pid = 0;
   if (stream >> pid && pid > 0) {
-    if (auto account = processAccount(pid)) {
+    if (auto account = platform::accountOfProcess(pid)) {
       const std::string how = "nginx's master process (user " + account->name + ", pid " +
                               std::to_string(pid) + " from " + pid_file + ")";
       return {std::move(account), how};
     }
   }
-  Account self = currentAccount();
+  platform::Account self = platform::currentAccount();
   const std::string how = "the user nginx will start as (assumed " + self.name +
                           ", the user running doctor: nginx is not running, no live pid in " +
                           pid_file + ")";
@@ -1150,11 +1043,11 @@ DoctorReport diagnose(const DoctorOptions& options) {
       }
     }
     const MasterProcess master = findMaster(*config, prefix);
-    std::optional<Account> worker;
-    if (master.account && master.account->uid == 0) {
+    std::optional<platform::Account> worker;
+    if (master.account && master.account->superuser()) {
       const NginxDirective* user = config->root.find("user");
-      worker = accountNamed(user != nullptr && !user->arguments.empty() ? user->arguments.front()
-                                                                        : "nobody");
+      worker = platform::accountNamed(
+          user != nullptr && !user->arguments.empty() ? user->arguments.front() : "nobody");
     }
     std::vector<ServerContext> verifying;
     for (const ServerContext& context : contexts) {
