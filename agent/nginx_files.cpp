@@ -59,7 +59,7 @@ std::string renderClientsMap(const TrustMaterial& material) {
 std::string renderMtlsConf(const TrustMaterial& material, const std::string& output_dir,
                            bool with_crl) {
   const std::filesystem::path directory(output_dir);
-  const std::string client_ca = (directory / "client-ca.pem").string();
+  const std::string client_ca = (directory / "client-ca.pem").generic_string();
   std::string conf = kGeneratedNotice;
   conf += "# Include inside each server {} block that requires client certificates.\n";
   conf += "ssl_client_certificate \"" + client_ca + "\";\n";
@@ -67,7 +67,7 @@ std::string renderMtlsConf(const TrustMaterial& material, const std::string& out
   conf += "ssl_verify_depth " + std::to_string(material.verify_depth) + ";\n";
   if (with_crl) {
     conf += "# One current CRL for every CA in client-ca.pem: nginx checks the whole chain.\n";
-    conf += "ssl_crl \"" + (directory / "crl.pem").string() + "\";\n";
+    conf += "ssl_crl \"" + (directory / "crl.pem").generic_string() + "\";\n";
   }
   conf += "# A certificate from a trusted CA that is not on the trusted-client list.\n";
   conf += "if ($certbridge_client = \"\") {\n    return 403;\n}\n";

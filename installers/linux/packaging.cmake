@@ -1,6 +1,6 @@
 # Linux: what `cmake --install` and `cpack -G DEB` put where. The binary goes to bin/ (see
 # agent/CMakeLists.txt); with CPACK_PACKAGING_INSTALL_PREFIX /usr that is /usr/bin/certbridge.
-set(installers "${PROJECT_SOURCE_DIR}/installers/linux")
+set(installers "${CMAKE_CURRENT_LIST_DIR}")
 
 install(FILES "${installers}/certbridge.service" DESTINATION lib/systemd/system)
 # Absolute on purpose: the configuration belongs in /etc whatever the prefix (a conffile).
