@@ -69,7 +69,7 @@ TEST_F(BackendIdentity, HostileSubjectAndNicknameCannotChangeNginxsConfiguration
   publishAndStartNginx();
   // The hostile text may only stand in comments, each on its own line.
   std::string directives;
-  for (const std::string& file : {"clients.map", "mtls.conf", "client-ca.pem"}) {
+  for (const char* file : {"clients.map", "mtls.conf", "client-ca.pem"}) {
     std::istringstream lines(readFile(out(file)));
     for (std::string line; std::getline(lines, line);) {
       directives += line.substr(0, line.find('#')) + "\n";
