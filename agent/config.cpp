@@ -19,7 +19,7 @@ namespace {
 using Poco::Util::AbstractConfiguration;
 
 const std::map<std::string, std::set<std::string>> kKnownKeys = {
-    {"storage", {"path", "busy_timeout_ms"}},
+    {"storage", {"path", "busy_timeout_ms", "history_days"}},
     {"nginx",
      {"output_dir", "test_command", "reload_command", "pid_file", "dump_command",
       "working_directory"}},
@@ -205,6 +205,7 @@ AgentConfig loadConfig(const std::string& path) {
   config.storage_path = reader.text("storage.path", config.storage_path);
   config.storage_busy_timeout =
       std::chrono::milliseconds(reader.positive("storage.busy_timeout_ms", 5000));
+  config.storage_history_days = reader.positive("storage.history_days", 90);
 
   AbstractConfiguration::Keys store_names;
   reader.ini().keys("store", store_names);

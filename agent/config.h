@@ -55,6 +55,8 @@ struct AgentConfig {
   std::string storage_path =
       (std::filesystem::path(platform::defaultStateDirectory()) / "certbridge.db").string();
   std::chrono::milliseconds storage_busy_timeout{5000};
+  // Days a publish attempt is kept in publish_history.
+  std::int64_t storage_history_days = 90;
   std::vector<StoreConfig> stores;
   NginxSettings nginx{.output_dir = "/etc/nginx/certbridge",
                       .test_command = "nginx -t",

@@ -294,6 +294,16 @@ void TrustSync::renderAndPublish(std::int64_t now, const CrlForce& force, SyncRe
          stored_valid_until, warnings});
   } catch (const std::exception& error) {
     report.errors.push_back(std::string("cannot record the publish result: ") + error.what());
+    return;
+  }
+  constexpr std::int64_t kSecondsPerDay = 86400;
+  try {
+    // Clamped so that an absurd number of days cannot overflow: it keeps everything.
+    const std::int64_t days = std::min(config_.storage_history_days, now / kSecondsPerDay);
+    publish_history_.prune(now - days * kSecondsPerDay);
+  } catch (const std::exception& error) {
+    // Pruning is housekeeping: the sync itself succeeded.
+    report.warnings.push_back(std::string("cannot prune the publish history: ") + error.what());
   }
 }
 

@@ -26,7 +26,7 @@ std::optional<AuditEntry> AuditLog::find(std::int64_t id) {
 }
 
 void AuditLog::append(const AuditEntry& entry) {
-  database_.read([&] {
+  database_.transaction([&] {
     database_
         .prepare(R"sql(
         INSERT INTO audit_log (at, actor, origin, action, target, detail, previous)
@@ -100,8 +100,41 @@ std::pair<std::int64_t, std::int64_t> PublishHistory::countPublishedAndFailed() 
     if (select.step()) {
       counts = {select.integer(0), select.integer(1)};
     }
+    Statement pruned = database_.prepare(R"sql(
+        SELECT COALESCE(SUM(CASE result WHEN 'published' THEN pruned END), 0),
+               COALESCE(SUM(CASE result WHEN 'failed' THEN pruned END), 0)
+        FROM publish_totals)sql");
+    if (pruned.step()) {
+      counts.first += pruned.integer(0);
+      counts.second += pruned.integer(1);
+    }
   });
   return counts;
+}
+
+std::int64_t PublishHistory::prune(UnixTime older_than) {
+  std::int64_t deleted = 0;
+  database_.transaction([&] {
+    // The last attempt and the last change stay whatever their age: status and the web page
+    // show them.
+    constexpr const char* kPrunable = R"sql(
+        at < ?1 AND id <> (SELECT MAX(id) FROM publish_history)
+        AND id <> COALESCE((SELECT MAX(id) FROM publish_history WHERE result <> 'unchanged'), 0))sql";
+    database_
+        .prepare((std::string(R"sql(
+        INSERT INTO publish_totals (result, pruned)
+        SELECT result, COUNT(*) FROM publish_history WHERE )sql") +
+                  kPrunable + R"sql( GROUP BY result
+        ON CONFLICT (result) DO UPDATE SET pruned = pruned + excluded.pruned)sql")
+                     .c_str())
+        .bind(1, older_than)
+        .run();
+    database_.prepare((std::string("DELETE FROM publish_history WHERE ") + kPrunable).c_str())
+        .bind(1, older_than)
+        .run();
+    deleted = database_.changes();
+  });
+  return deleted;
 }
 
 std::optional<PublishRecord> PublishHistory::last() {

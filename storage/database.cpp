@@ -1,6 +1,10 @@
 #include "storage/database.h"
 
 #include <array>
+#include <filesystem>
+#include <fstream>
+#include <unordered_map>
+#include <vector>
 
 namespace certbridge::storage {
 namespace {
@@ -110,33 +114,149 @@ void migrateToV2(Database& database) {
   )sql");
 }
 
+// Records beside the database that it exists, so that a database deleted or moved away later is
+// refused instead of silently replaced by an empty one (which would forget every block). Written
+// once; a marker that cannot be written is not fatal (the state folder may be read-only for
+// `status`), the database itself is the authority while it exists.
+void writeExistenceMarker(const std::filesystem::path& marker, const std::string& path) {
+  std::error_code error_code;
+  if (std::filesystem::exists(marker, error_code)) {
+    return;
+  }
+  std::ofstream stream(marker, std::ios::trunc);
+  stream << "certbridge keeps its state in " << path
+         << ".\nWhile this file exists, certbridge refuses to start with that database missing;\n"
+            "delete this file only to start over with an empty database.\n";
+}
+
+// Version 3: publish_history is pruned after [storage] history_days; what the pruned rows
+// counted (the reloads and failures behind /metrics' counters) is kept here, so that a counter
+// never goes down.
+void migrateToV3(Database& database) {
+  database.execute(R"sql(
+    CREATE TABLE publish_totals (
+      result TEXT PRIMARY KEY CHECK (result IN ('published', 'unchanged', 'failed')),
+      pruned INTEGER NOT NULL
+    );
+    CREATE INDEX publish_history_at ON publish_history (at);
+  )sql");
+}
+
 using MigrationStep = void (*)(Database&);
-constexpr std::array<MigrationStep, Database::kSchemaVersion> kMigrations = {migrateToV1,
-                                                                             migrateToV2};
+constexpr std::array<MigrationStep, Database::kSchemaVersion> kMigrations = {
+    migrateToV1, migrateToV2, migrateToV3};
+
+// The connection each thread works on, per Database, while it is inside read() or transaction().
+struct Scope {
+  const Database* database;
+  Database::Connection* connection;
+  bool writing;
+};
+thread_local std::vector<Scope> t_scopes;
+
+const Scope* findScope(const Database* database) {
+  for (auto scope = t_scopes.rbegin(); scope != t_scopes.rend(); ++scope) {
+    if (scope->database == database) {
+      return &*scope;
+    }
+  }
+  return nullptr;
+}
+
+// Pushes a scope for the lifetime of this object, exception or not.
+class ScopeGuard {
+ public:
+  ScopeGuard(const Database* database, Database::Connection* connection, bool writing) {
+    t_scopes.push_back({database, connection, writing});
+  }
+  ScopeGuard(const ScopeGuard&) = delete;
+  ScopeGuard& operator=(const ScopeGuard&) = delete;
+  ~ScopeGuard() { t_scopes.pop_back(); }
+};
 
 }  // namespace
 
-Database::Database(const std::string& path, std::chrono::milliseconds busy_timeout) : path_(path) {
+struct Database::Connection {
+  SqlitePtr handle;
+  // Declared after `handle`, so finalised before it is closed.
+  std::unordered_map<std::string, CachedStatement> statements;
+
+  Statement prepare(const char* sql) {
+    CachedStatement& cached = statements[sql];
+    if (cached.in_use) {
+      // The same SQL twice at once (a loop inside a loop): a statement of its own.
+      return {handle.get(), sql};
+    }
+    if (!cached.statement) {
+      sqlite3_stmt* raw = nullptr;
+      const int prepared = sqlite3_prepare_v2(handle.get(), sql, -1, &raw, nullptr);
+      cached.statement.reset(raw);
+      if (prepared != SQLITE_OK) {
+        const char* file = sqlite3_db_filename(handle.get(), "main");
+        const std::string message = sqlite3_errmsg(handle.get());
+        statements.erase(sql);
+        throw StorageError(std::string("database ") + (file != nullptr ? file : "?") +
+                           ": cannot prepare '" + sql + "': " + message);
+      }
+    }
+    return {handle.get(), cached};
+  }
+
+  void execute(const char* sql, const std::string& path) const {
+    char* error = nullptr;
+    if (sqlite3_exec(handle.get(), sql, nullptr, nullptr, &error) != SQLITE_OK) {
+      const std::string message = error != nullptr ? error : sqlite3_errmsg(handle.get());
+      sqlite3_free(error);
+      throw StorageError("database " + path + ": " + message);
+    }
+  }
+};
+
+Database::~Database() = default;
+
+Database::Database(const std::string& path, std::chrono::milliseconds busy_timeout)
+    : path_(path), busy_timeout_(busy_timeout), writer_(std::make_unique<Connection>()) {
+  // Whose file is this? Decided before SQLite writes a byte: a file that exists is opened
+  // without SQLITE_OPEN_CREATE and must already carry certbridge's application_id.
+  std::error_code error_code;
+  const std::filesystem::path file(path);
+  const bool brand_new = !std::filesystem::exists(file, error_code);
+  const std::filesystem::path marker = existenceMarker(path);
+  if (brand_new && std::filesystem::exists(marker, error_code)) {
+    throw StorageError("database " + path + " is gone, but " + marker.string() +
+                       " records that it existed (every trust decision was in it): restore it "
+                       "from backup, or delete " +
+                       marker.string() + " to start over with an empty database");
+  }
+  if (!brand_new && std::filesystem::is_regular_file(file, error_code) &&
+      std::filesystem::file_size(file, error_code) == 0 && !error_code) {
+    throw StorageError("database " + path +
+                       " is empty (0 bytes), so every trust decision it held is lost: restore it "
+                       "from backup, or delete it to start over");
+  }
   sqlite3* raw = nullptr;
-  const int opened =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  connection_.reset(raw);
+  const int opened = sqlite3_open_v2(
+      path.c_str(), &raw,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (brand_new ? SQLITE_OPEN_CREATE : 0),
+      nullptr);
+  writer_->handle.reset(raw);
   if (opened != SQLITE_OK) {
     throw StorageError("cannot open database " + path + ": " +
                        (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(opened)));
   }
-  sqlite3_busy_timeout(connection_.get(), static_cast<int>(busy_timeout.count()));
-  sqlite3_extended_result_codes(connection_.get(), 1);
+  sqlite3_busy_timeout(writer_->handle.get(), static_cast<int>(busy_timeout.count()));
+  sqlite3_extended_result_codes(writer_->handle.get(), 1);
 
   const int application_id = pragmaInt("application_id");
-  if (application_id != 0 && application_id != kApplicationId) {
-    throw StorageError("database " + path + " belongs to another application (application_id " +
-                       std::to_string(application_id) + "); refusing to touch it");
+  if (application_id != kApplicationId && !brand_new) {
+    throw StorageError("database " + path + " is not a certbridge database (application_id " +
+                       std::to_string(application_id) + ", certbridge's is " +
+                       std::to_string(kApplicationId) +
+                       "): it belongs to another application; refusing to touch it");
   }
   std::string verdict = "no answer";
   {
-    Statement check = prepare("PRAGMA quick_check");
+    Statement check(writer_->handle.get(), "PRAGMA quick_check");
     if (check.step()) {
       verdict = check.text(0);
     }
@@ -147,20 +267,50 @@ Database::Database(const std::string& path, std::chrono::milliseconds busy_timeo
   }
   execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
   migrate();
+  writeExistenceMarker(marker, path);
+}
+
+std::filesystem::path Database::existenceMarker(const std::string& path) {
+  return std::filesystem::path(path + ".created");
 }
 
 int Database::pragmaInt(const char* name) {
-  Statement statement = prepare((std::string("PRAGMA ") + name).c_str());
+  Statement statement(writer_->handle.get(), (std::string("PRAGMA ") + name).c_str());
   return statement.step() ? static_cast<int>(statement.integer(0)) : 0;
 }
 
+Database::Connection& Database::current() {
+  const Scope* scope = findScope(this);
+  return scope != nullptr ? *scope->connection : *writer_;
+}
+
+Statement Database::prepare(const char* sql) {
+  return current().prepare(sql);
+}
+
 void Database::execute(const char* sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(connection_.get(), sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    const std::string message = error != nullptr ? error : sqlite3_errmsg(connection_.get());
-    sqlite3_free(error);
-    throw StorageError("database " + path_ + ": " + message);
+  current().execute(sql, path_);
+}
+
+int Database::changes() {
+  return sqlite3_changes(current().handle.get());
+}
+
+std::unique_ptr<Database::Connection> Database::openReader() {
+  auto reader = std::make_unique<Connection>();
+  sqlite3* raw = nullptr;
+  const int opened =
+      sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  reader->handle.reset(raw);
+  if (opened != SQLITE_OK) {
+    throw StorageError("cannot open database " + path_ + " for reading: " +
+                       (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(opened)));
   }
+  sqlite3_busy_timeout(raw, static_cast<int>(busy_timeout_.count()));
+  sqlite3_extended_result_codes(raw, 1);
+  // A write on a reader is a bug (a write inside a read path): make SQLite refuse it.
+  reader->execute("PRAGMA query_only = ON", path_);
+  return reader;
 }
 
 void Database::migrate() {
@@ -184,20 +334,58 @@ void Database::migrate() {
 }
 
 void Database::transaction(const std::function<void()>& work) {
-  const std::lock_guard lock(mutex_);
-  execute("BEGIN IMMEDIATE");
+  if (const Scope* scope = findScope(this)) {
+    if (!scope->writing) {
+      throw StorageError("database " + path_ +
+                         ": a write was attempted inside a read (a bug: reads never write)");
+    }
+    work();  // joins the enclosing transaction, which commits or rolls back
+    return;
+  }
+  const std::lock_guard lock(writer_mutex_);
+  const ScopeGuard scope(this, writer_.get(), true);
+  writer_->execute("BEGIN IMMEDIATE", path_);
   try {
     work();
-    execute("COMMIT");
+    writer_->execute("COMMIT", path_);
   } catch (...) {
-    sqlite3_exec(connection_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_exec(writer_->handle.get(), "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
 }
 
 void Database::read(const std::function<void()>& work) {
-  const std::lock_guard lock(mutex_);
-  work();
+  if (findScope(this) != nullptr) {
+    work();  // one picture with the enclosing read or transaction
+    return;
+  }
+  std::unique_ptr<Connection> reader;
+  {
+    const std::lock_guard lock(readers_mutex_);
+    if (!idle_readers_.empty()) {
+      reader = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+    }
+  }
+  if (!reader) {
+    reader = openReader();
+  }
+  {
+    const ScopeGuard scope(this, reader.get(), false);
+    reader->execute("BEGIN", path_);
+    try {
+      work();
+      reader->execute("COMMIT", path_);
+    } catch (...) {
+      sqlite3_exec(reader->handle.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      // The reader stays usable: give it back below.
+      const std::lock_guard lock(readers_mutex_);
+      idle_readers_.push_back(std::move(reader));
+      throw;
+    }
+  }
+  const std::lock_guard lock(readers_mutex_);
+  idle_readers_.push_back(std::move(reader));
 }
 
 }  // namespace certbridge::storage

@@ -18,12 +18,27 @@ struct SqliteDeleter {
   void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
 };
 using SqlitePtr = std::unique_ptr<sqlite3, SqliteDeleter>;
+using StatementPtr = std::unique_ptr<sqlite3_stmt, SqliteDeleter>;
+
+// A statement kept prepared on its connection (Database caches one per SQL text), lent to one
+// Statement at a time.
+struct CachedStatement {
+  StatementPtr statement;
+  bool in_use = false;
+};
 
 // One prepared statement. Binds are 1-based as in SQLite; columns 0-based. Used inside storage/
-// only: nothing outside this folder talks to SQLite.
+// only: nothing outside this folder talks to SQLite. Either owns its statement, or borrows a
+// cached one, which it resets (ending any read it holds open) and gives back when it ends.
 class Statement {
  public:
   Statement(sqlite3* connection, const char* sql);
+  Statement(sqlite3* connection, CachedStatement& cached);
+  Statement(Statement&& other) noexcept;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  Statement& operator=(Statement&&) = delete;
+  ~Statement();
 
   Statement& bind(int index, const std::string& value);
   Statement& bind(int index, std::int64_t value);
@@ -50,7 +65,9 @@ class Statement {
   [[noreturn]] void fail(const std::string& what) const;
 
   sqlite3* connection_;
-  std::unique_ptr<sqlite3_stmt, SqliteDeleter> statement_;
+  StatementPtr owned_;
+  sqlite3_stmt* statement_ = nullptr;
+  CachedStatement* cached_ = nullptr;
 };
 
 }  // namespace certbridge::storage

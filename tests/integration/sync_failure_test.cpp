@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "tests/integration/mtls_edge.h"
@@ -131,6 +132,61 @@ TEST_F(SyncFailures, GarbageDatabaseFileIsRefusedAndKept) {
   EXPECT_EQ(readFile(database()), garbage);
   EXPECT_EQ(readFile(out("clients.map")), map_);
   EXPECT_EQ(statusFor("alice"), 200);
+}
+
+// Truncated to 0 bytes (a full disk, a careless `> certbridge.db`), the database must not be
+// taken as a new one: under policy = auto every client a person had blocked would be trusted and
+// published again.
+TEST_F(SyncFailures, EmptiedDatabaseIsRefusedAndNothingIsRepublished) {
+  shell("rm -f " + quoted(database() + "-wal") + " " + quoted(database() + "-shm"));
+  writeFile(database(), "");
+  const ShellResult result = certbridge("sync --once");
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("database " + database() + " is empty"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("restore it from backup, or delete it to start over"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(readFile(database()), "") << "the empty file is left as it was";
+  EXPECT_EQ(readFile(out("clients.map")), map_);
+  EXPECT_EQ(statusFor("alice"), 200);
+}
+
+// Deleted or moved away, the same: the marker beside it remembers that it existed.
+TEST_F(SyncFailures, DeletedDatabaseIsNoticedThroughItsMarker) {
+  ASSERT_EQ(shell("test -f " + quoted(database() + ".created")).exit_code, 0);
+  shell("rm -f " + quoted(database()) + " " + quoted(database() + "-wal") + " " +
+        quoted(database() + "-shm"));
+  const ShellResult result = certbridge("sync --once");
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("database " + database() + " is gone"), std::string::npos)
+      << result.output;
+  EXPECT_FALSE(std::filesystem::exists(database())) << "no empty database made in its place";
+  EXPECT_EQ(readFile(out("clients.map")), map_);
+
+  // Deleting the marker is how an operator says "start over".
+  shell("rm -f " + quoted(database() + ".created"));
+  EXPECT_EQ(certbridge("sync --once").exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(database() + ".created"));
+}
+
+// Another application's SQLite file (application_id 0, as most have) is refused byte for byte.
+TEST_F(SyncFailures, ForeignSqliteDatabaseIsRefusedUntouched) {
+  shell("rm -f " + quoted(database()) + " " + quoted(database() + "-wal") + " " +
+        quoted(database() + "-shm"));
+  ASSERT_EQ(shell("sqlite3 " + quoted(database()) +
+                  " 'CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES (1);'")
+                .exit_code,
+            0);
+  const std::string before = readFile(database());
+  const ShellResult result = certbridge("sync --once");
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find(database() + " is not a certbridge database (application_id 0"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(readFile(database()), before) << "byte-identical";
+  EXPECT_FALSE(std::filesystem::exists(database() + "-wal"));
+  EXPECT_EQ(readFile(out("clients.map")), map_);
 }
 
 }  // namespace

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "storage/audit_log.h"
 #include "tests/support/shell.h"
 #include "tests/support/temp_dir.h"
 
@@ -33,24 +38,54 @@ TEST(Database, NewDatabaseGetsTheCurrentSchemaInWalMode) {
   EXPECT_EQ(sqlite(dir.file("new.db"), "PRAGMA journal_mode"), "wal\n");
 }
 
-// Version 0 is an empty SQLite file, e.g. one an installer created; the ladder must build the
-// whole schema from it.
-TEST(Database, MigratesAnEmptyVersionZeroFileToTheCurrentVersion) {
+// A SQLite file without certbridge's application_id is another application's, even with
+// user_version 0 and no tables: it is refused and left byte for byte as it was.
+TEST(Database, RefusesAForeignFileWithoutApplicationIdByteForByte) {
   testing::TempDir dir;
-  sqlite(dir.file("v0.db"),
-         "PRAGMA user_version = 0; CREATE TABLE unrelated_probe (x); "
-         "DROP TABLE unrelated_probe;");
-  ASSERT_EQ(sqlite(dir.file("v0.db"), "PRAGMA user_version"), "0\n");
-  { Database database(dir.file("v0.db")); }
-  EXPECT_EQ(sqlite(dir.file("v0.db"), "PRAGMA user_version"),
-            std::to_string(Database::kSchemaVersion) + "\n");
-  const std::string tables =
-      sqlite(dir.file("v0.db"), "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1");
-  for (const char* table :
-       {"audit_log", "certificate_sources", "certificates", "publish_history", "stores",
-        "trust_decisions", "crls", "revoked_serials", "crl_fetches"}) {
-    EXPECT_NE(tables.find(table), std::string::npos) << table;
-  }
+  sqlite(dir.file("v0.db"), "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');");
+  const std::string before = testing::readFile(dir.file("v0.db"));
+  const std::string error = openError(dir.file("v0.db"));
+  EXPECT_NE(error.find("is not a certbridge database (application_id 0"), std::string::npos)
+      << error;
+  EXPECT_EQ(testing::readFile(dir.file("v0.db")), before);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("v0.db") + "-wal"));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("v0.db.created")));
+}
+
+TEST(Database, RefusesAnEmptyFileItDidNotCreate) {
+  testing::TempDir dir;
+  testing::writeFile(dir.file("empty.db"), "");
+  const std::string error = openError(dir.file("empty.db"));
+  EXPECT_NE(error.find("database " + dir.file("empty.db") + " is empty"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("restore it from backup, or delete it to start over"), std::string::npos)
+      << error;
+  EXPECT_EQ(std::filesystem::file_size(dir.file("empty.db")), 0U);
+}
+
+// A new database leaves a marker; with the marker there, a missing database is an error, not a
+// fresh start. Deleting the marker starts over.
+TEST(Database, MarkerMakesADeletedDatabaseAnError) {
+  testing::TempDir dir;
+  { Database database(dir.file("a.db")); }
+  ASSERT_TRUE(std::filesystem::exists(Database::existenceMarker(dir.file("a.db"))));
+  std::filesystem::remove(dir.file("a.db"));
+  std::filesystem::remove(dir.file("a.db-wal"));
+  std::filesystem::remove(dir.file("a.db-shm"));
+  const std::string error = openError(dir.file("a.db"));
+  EXPECT_NE(error.find("database " + dir.file("a.db") + " is gone"), std::string::npos) << error;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("a.db")));
+  std::filesystem::remove(Database::existenceMarker(dir.file("a.db")));
+  EXPECT_EQ(openError(dir.file("a.db")), "opened");
+}
+
+// Databases made before the marker existed get one on their next open.
+TEST(Database, AnExistingCertbridgeDatabaseGetsItsMarker) {
+  testing::TempDir dir;
+  { Database database(dir.file("a.db")); }
+  std::filesystem::remove(Database::existenceMarker(dir.file("a.db")));
+  { Database database(dir.file("a.db")); }
+  EXPECT_TRUE(std::filesystem::exists(Database::existenceMarker(dir.file("a.db"))));
 }
 
 // A database made at version 1 (before CRLs): exactly the current schema minus what
@@ -59,6 +94,7 @@ TEST(Database, UpgradesAVersionOneDatabaseKeepingItsData) {
   testing::TempDir dir;
   { Database database(dir.file("v1.db")); }
   sqlite(dir.file("v1.db"),
+         "DROP TABLE publish_totals; DROP INDEX publish_history_at; "
          "DROP TABLE crls; DROP TABLE revoked_serials; DROP TABLE crl_fetches; "
          "ALTER TABLE audit_log DROP COLUMN previous; ALTER TABLE stores DROP COLUMN change_token; "
          "ALTER TABLE publish_history DROP COLUMN crl_pem_sha256; "
@@ -70,7 +106,8 @@ TEST(Database, UpgradesAVersionOneDatabaseKeepingItsData) {
          "VALUES (1, 'me', 'cli', 'kept', 'y', 'z');");
   ASSERT_EQ(sqlite(dir.file("v1.db"), "PRAGMA user_version"), "1\n");
   { Database database(dir.file("v1.db")); }
-  EXPECT_EQ(sqlite(dir.file("v1.db"), "PRAGMA user_version"), "2\n");
+  EXPECT_EQ(sqlite(dir.file("v1.db"), "PRAGMA user_version"),
+            std::to_string(Database::kSchemaVersion) + "\n");
   EXPECT_EQ(sqlite(dir.file("v1.db"), "SELECT action FROM audit_log"), "kept\n");
   EXPECT_EQ(sqlite(dir.file("v1.db"), "SELECT COUNT(*) FROM crls"), "0\n");
 }
@@ -105,6 +142,7 @@ TEST(Database, RefusesAnotherApplicationsDatabase) {
   sqlite(dir.file("other.db"), "PRAGMA application_id = 12345; CREATE TABLE t (x);");
   const std::string error = openError(dir.file("other.db"));
   EXPECT_NE(error.find("another application"), std::string::npos) << error;
+  EXPECT_NE(error.find("application_id 12345"), std::string::npos) << error;
   EXPECT_EQ(sqlite(dir.file("other.db"), "SELECT name FROM sqlite_master"), "t\n")
       << "the foreign database is left untouched";
 }
@@ -162,6 +200,133 @@ TEST(Database, ATransactionThatThrowsLeavesNothingBehind) {
   Statement count = database.prepare("SELECT COUNT(*) FROM audit_log");
   ASSERT_TRUE(count.step());
   EXPECT_EQ(count.integer(0), 0);
+}
+
+// Version 2 had no publish_totals; the upgrade adds it and keeps the history.
+TEST(Database, UpgradesAVersionTwoDatabaseKeepingItsHistory) {
+  testing::TempDir dir;
+  { Database database(dir.file("v2.db")); }
+  sqlite(dir.file("v2.db"),
+         "DROP TABLE publish_totals; DROP INDEX publish_history_at; PRAGMA user_version = 2; "
+         "INSERT INTO publish_history (at, result, client_ca_sha256, clients_map_sha256, "
+         "mtls_conf_sha256, detail) VALUES (7, 'published', 'a', 'b', 'c', 'kept');");
+  { Database database(dir.file("v2.db")); }
+  EXPECT_EQ(sqlite(dir.file("v2.db"), "PRAGMA user_version"), "3\n");
+  EXPECT_EQ(sqlite(dir.file("v2.db"), "SELECT detail FROM publish_history"), "kept\n");
+  EXPECT_EQ(sqlite(dir.file("v2.db"), "SELECT COUNT(*) FROM publish_totals"), "0\n");
+}
+
+PublishRecord attempt(UnixTime at, const std::string& result) {
+  PublishRecord record;
+  record.at = at;
+  record.result = result;
+  return record;
+}
+
+// Old attempts go; the last attempt and the last change stay whatever their age, and the
+// counters behind /metrics never go down.
+TEST(PublishHistory, PruningKeepsTheLastAttemptTheLastChangeAndTheCounts) {
+  testing::TempDir dir;
+  Database database(dir.file("a.db"));
+  PublishHistory history(database);
+  history.append(attempt(10, "published"));
+  history.append(attempt(20, "failed"));
+  history.append(attempt(30, "unchanged"));
+  history.append(attempt(40, "unchanged"));
+  EXPECT_EQ(history.prune(35), 2);  // 10 and 30; 20 is the last change, 40 the last attempt
+  EXPECT_EQ(history.last()->at, 40);
+  EXPECT_EQ(history.lastChange()->at, 20);
+  EXPECT_EQ(history.countPublishedAndFailed(), std::make_pair(std::int64_t{1}, std::int64_t{1}));
+
+  history.append(attempt(50, "published"));
+  EXPECT_EQ(history.prune(45), 2);  // 20 and 40 are neither last any more
+  EXPECT_EQ(history.countPublishedAndFailed(), std::make_pair(std::int64_t{2}, std::int64_t{1}));
+  EXPECT_EQ(history.prune(45), 0);
+  EXPECT_EQ(history.lastChange()->at, 50);
+  Statement rows = database.prepare("SELECT COUNT(*) FROM publish_history");
+  ASSERT_TRUE(rows.step());
+  EXPECT_EQ(rows.integer(0), 1);
+}
+
+// The writer holds a write transaction open (a CRL ingest, a sync) until the reader on another
+// thread has answered: a reader that waited behind it would never answer. Real file, two threads.
+TEST(Database, AReaderAnswersWhileTheWriterHoldsAWriteTransaction) {
+  testing::TempDir dir;
+  Database database(dir.file("a.db"));
+  PublishHistory history(database);
+  AuditLog audit(database);
+  history.append(attempt(10, "published"));
+
+  std::promise<void> writer_inside;
+  std::promise<void> reader_answered;
+  std::future<void> reader_has_answered = reader_answered.get_future();
+  std::thread writer([&] {
+    database.transaction([&] {
+      audit.append({.at = 1, .actor = "writer", .origin = "test", .action = "x", .target = "y"});
+      history.append(attempt(20, "failed"));
+      writer_inside.set_value();
+      reader_has_answered.wait_for(std::chrono::seconds(30));
+    });
+  });
+  writer_inside.get_future().wait();
+  auto reader = std::async(std::launch::async, [&] {
+    // One read transaction: both answers from the same picture, the one before the writer's.
+    std::pair<std::optional<PublishRecord>, std::size_t> seen;
+    database.read([&] { seen = {history.last(), audit.recent(10).size()}; });
+    return seen;
+  });
+  const bool answered = reader.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  reader_answered.set_value();
+  writer.join();
+  ASSERT_TRUE(answered) << "the reader waited behind the writer's transaction";
+  const auto [last, audit_entries] = reader.get();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->at, 10) << "the writer's uncommitted attempt is not seen";
+  EXPECT_EQ(audit_entries, 0U);
+  EXPECT_EQ(history.last()->at, 20) << "and is seen once committed";
+}
+
+// Read paths never write: a write inside read() is refused, by certbridge and by SQLite.
+TEST(Database, AWriteInsideAReadIsRefused) {
+  testing::TempDir dir;
+  Database database(dir.file("a.db"));
+  try {
+    database.read([&] { AuditLog(database).append({.at = 1, .actor = "a", .action = "x"}); });
+    ADD_FAILURE() << "the write went through";
+  } catch (const StorageError& error) {
+    EXPECT_NE(std::string(error.what()).find("a write was attempted inside a read"),
+              std::string::npos)
+        << error.what();
+  }
+  try {
+    database.read([&] { database.execute("DELETE FROM audit_log"); });
+    ADD_FAILURE() << "the write went through";
+  } catch (const StorageError& error) {
+    EXPECT_NE(std::string(error.what()).find("readonly"), std::string::npos) << error.what();
+  }
+  EXPECT_TRUE(AuditLog(database).recent(1).empty());
+}
+
+// The same SQL prepared twice at once (a statement still stepping while the same query runs
+// again) gets a statement of its own instead of disturbing the first.
+TEST(Database, NestedUseOfTheSameCachedStatement) {
+  testing::TempDir dir;
+  Database database(dir.file("a.db"));
+  PublishHistory history(database);
+  history.append(attempt(10, "published"));
+  history.append(attempt(20, "unchanged"));
+  database.read([&] {
+    const char* sql = "SELECT at FROM publish_history ORDER BY id";
+    Statement outer = database.prepare(sql);
+    std::vector<std::int64_t> seen;
+    while (outer.step()) {
+      Statement inner = database.prepare(sql);
+      ASSERT_TRUE(inner.step());
+      EXPECT_EQ(inner.integer(0), 10);
+      seen.push_back(outer.integer(0));
+    }
+    EXPECT_EQ(seen, (std::vector<std::int64_t>{10, 20}));
+  });
 }
 
 }  // namespace
