@@ -20,6 +20,7 @@
 
 #include "agent/config.h"
 #include "agent/doctor.h"
+#include "agent/log_text.h"
 #include "agent/status_report.h"
 #include "agent/trust_sync.h"
 #include "agent/web_control.h"
@@ -153,7 +154,7 @@ Poco::Logger& configureLogger(const AgentConfig& config,
     splitter->addChannel(service_log);
   }
   Poco::Logger& logger = Poco::Logger::get("certbridge");
-  logger.setChannel(splitter);
+  logger.setChannel(Poco::makeAuto<ControlCharacterEscapingChannel>(splitter));
   logger.setLevel(config.log_level);
   return logger;
 }
@@ -208,10 +209,10 @@ int commandSync(const AgentConfig& config, const CrlForce& force, std::ostream& 
   std::set<std::string> known_warnings;
   logReport(logger, report, known_warnings);
   if (!report.ok()) {
-    err << "certbridge: sync failed: " << report.summary() << "\n";
+    err << "certbridge: sync failed: " << escapeControlCharacters(report.summary()) << "\n";
     return kExitFailure;
   }
-  out << "certbridge: " << report.summary() << "\n";
+  out << "certbridge: " << escapeControlCharacters(report.summary()) << "\n";
   return kExitOk;
 }
 
@@ -419,9 +420,9 @@ int runAgentService(const std::atomic<bool>& stop_requested,
   } catch (const std::exception& error) {
     // Before the logger is set up (a bad configuration), the service log is the only witness.
     if (service_log) {
-      service_log->log(Poco::Message("certbridge",
-                                     "certbridge cannot run: " + std::string(error.what()),
-                                     Poco::Message::PRIO_CRITICAL));
+      service_log->log(Poco::Message(
+          "certbridge", "certbridge cannot run: " + escapeControlCharacters(error.what()),
+          Poco::Message::PRIO_CRITICAL));
     }
     return kExitFailure;
   }
@@ -546,7 +547,7 @@ int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::os
     err << "certbridge: " << error.what() << "\n";
     return kExitUsage;
   } catch (const std::exception& error) {
-    err << "certbridge: " << error.what() << "\n";
+    err << "certbridge: " << escapeControlCharacters(error.what()) << "\n";
     return kExitFailure;
   }
 }

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "tests/integration/mtls_edge.h"
 #include "tests/support/shell.h"
 #include "tests/support/temp_dir.h"
@@ -86,6 +88,32 @@ TEST_F(StatusCommand, ShowsTrustExpiryAndLastResults) {
       "s[\"last_publish\"][\"result\"], s[\"stores\"][0][\"last_sync_ok\"])' " +
       root_.file("status.json"));
   EXPECT_EQ(parsed.output, "trusted client True 40 published True\n") << json.output;
+}
+
+// A store nickname is text from outside: one holding a line break must not forge a log line.
+// The certificate goes into a real NSS database under such a nickname with certutil, and the real
+// binary logs its arrival.
+TEST_F(StatusCommand, ANicknameWithALineBreakCannotForgeALogLine) {
+  ASSERT_EQ(demoPki("client", "dave intermediate").exit_code, 0);
+  const std::string forged = "2026-01-01 00:00:00 Critical: forged by a nickname";
+  const ShellResult imported =
+      shell("certutil -A -d " + quoted("sql:" + nssdb()) + " -t ,, -i " + quoted(pki("dave.pem")) +
+            " -n \"$(printf 'dave\\r\\n%s' " + quoted(forged) + ")\"");
+  ASSERT_EQ(imported.exit_code, 0) << imported.output;
+  ASSERT_NE(shell("certutil -L -d " + quoted("sql:" + nssdb())).output.find("Critical: forged"),
+            std::string::npos)
+      << "NSS kept the nickname with its line break";
+
+  const ShellResult synced = certbridge("sync --once");
+  EXPECT_EQ(synced.exit_code, 0) << synced.output;
+  EXPECT_NE(synced.output.find("dave\\r\\n" + forged), std::string::npos)
+      << "the nickname is logged, escaped:\n"
+      << synced.output;
+  std::istringstream lines(synced.output);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_FALSE(line.starts_with(forged)) << synced.output;
+    EXPECT_EQ(line.find('\r'), std::string::npos) << synced.output;
+  }
 }
 
 }  // namespace
