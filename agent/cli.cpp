@@ -17,6 +17,7 @@
 #include <iostream>
 #include <ostream>
 #include <set>
+#include <thread>
 
 #include "agent/config.h"
 #include "agent/doctor.h"
@@ -216,17 +217,115 @@ int commandSync(const AgentConfig& config, const CrlForce& force, std::ostream& 
   return kExitOk;
 }
 
+// The store watcher of the run loop, kept alive through failures: one that cannot be made, or
+// whose wait fails, is made again after a back-off (5 s doubling up to the sync interval), and
+// each change of state (a folder not watchable, watched again, a failure) is logged once.
+class ResilientStoreWatcher {
+ public:
+  ResilientStoreWatcher(std::vector<std::string> locations, std::chrono::seconds max_retry,
+                        Poco::Logger& logger)
+      : locations_(std::move(locations)), max_retry_(max_retry), logger_(logger) {
+    // Watching starts before the first sync, so that a change during it is not missed.
+    tryToStart();
+  }
+
+  // Like StoreWatcher::waitForChange; never throws, and sleeps out `timeout` while no watcher
+  // works so that the loop never spins.
+  bool waitForChange(std::chrono::milliseconds timeout) {
+    using Clock = std::chrono::steady_clock;
+    if (!watcher_ && Clock::now() >= next_attempt_) {
+      tryToStart();
+    }
+    if (!watcher_) {
+      std::this_thread::sleep_for(timeout);
+      return false;
+    }
+    try {
+      const bool changed = watcher_->waitForChange(timeout);
+      recovered();
+      noteUnwatched(watcher_->unwatched());
+      return changed;
+    } catch (const std::exception& error) {
+      watcher_.reset();
+      failed(std::string("watching the stores for changes failed: ") + error.what());
+      return false;
+    }
+  }
+
+ private:
+  static constexpr std::chrono::seconds kFirstRetry{5};
+
+  void tryToStart() {
+    try {
+      watcher_ = platform::makeStoreWatcher(locations_);
+      noteUnwatched(watcher_->unwatched());
+    } catch (const std::exception& error) {
+      failed(std::string("cannot watch the stores for changes: ") + error.what());
+    }
+  }
+
+  // Logs a failure only when it differs from the last one, and backs off either way.
+  void failed(const std::string& reason) {
+    if (reason != last_failure_) {
+      logger_.error(
+          "%s; changes are picked up at the next scheduled sync, and watching is tried again "
+          "after 5 s, 10 s, ... up to the sync interval",
+          reason);
+      last_failure_ = reason;
+    }
+    next_attempt_ = std::chrono::steady_clock::now() + retry_delay_;
+    retry_delay_ = std::min(retry_delay_ * 2, std::max(max_retry_, kFirstRetry));
+  }
+
+  // After a wait that worked: the back-off starts again, and a recovery is said once.
+  void recovered() {
+    if (!last_failure_.empty()) {
+      logger_.notice("watching the stores for changes again");
+      last_failure_.clear();
+    }
+    retry_delay_ = kFirstRetry;
+  }
+
+  void noteUnwatched(const std::vector<std::string>& problems) {
+    std::set<std::string> current(problems.begin(), problems.end());
+    for (const std::string& problem : current) {
+      if (!unwatched_.contains(problem)) {
+        logger_.warning(problem);
+      }
+    }
+    if (!unwatched_.empty() && current.empty()) {
+      logger_.notice("every store folder is watched again");
+    }
+    unwatched_ = std::move(current);
+  }
+
+  std::vector<std::string> locations_;
+  std::chrono::seconds max_retry_;
+  Poco::Logger& logger_;
+  std::unique_ptr<platform::StoreWatcher> watcher_;
+  std::chrono::steady_clock::time_point next_attempt_{};
+  std::chrono::seconds retry_delay_ = kFirstRetry;
+  std::string last_failure_;
+  std::set<std::string> unwatched_;
+};
+
 int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
              Poco::Logger& logger) {
   storage::Database database(config.storage_path, config.storage_busy_timeout);
   TrustSync sync(config, database, logger);
   std::vector<std::string> locations;
   for (const StoreConfig& store : config.stores) {
-    const auto reader = platform::openCertStore(store.storeLocation());
-    const std::vector<std::string> more = reader->watchLocations();
-    locations.insert(locations.end(), more.begin(), more.end());
+    // A store that cannot be opened now is the sync's error to report (and retry), not a
+    // reason to stop: it is simply not watched.
+    try {
+      const auto reader = platform::openCertStore(store.storeLocation());
+      const std::vector<std::string> more = reader->watchLocations();
+      locations.insert(locations.end(), more.begin(), more.end());
+    } catch (const std::exception& error) {
+      logger.error("store %s cannot be watched: %s", store.name, std::string(error.what()));
+    }
   }
-  const auto watcher = platform::makeStoreWatcher(locations);
+  ResilientStoreWatcher watcher(locations, config.sync_interval, logger);
   WebControl control(database);
   std::unique_ptr<web::WebServer> web_server;
   if (config.web_enabled) {
@@ -240,14 +339,16 @@ int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
           "on the web page (make one with 'certbridge hash-password')");
     }
   }
-  logger.notice("certbridge %s running: %z store(s), interval %ds, publishing to %s",
-                std::string(kVersion), config.stores.size(),
-                static_cast<int>(config.sync_interval.count()), config.nginx.output_dir);
+  logger.notice("certbridge %s running: %z store(s), interval %?ds, publishing to %s",
+                std::string(kVersion), config.stores.size(), config.sync_interval.count(),
+                config.nginx.output_dir);
 
   using Clock = std::chrono::steady_clock;
-  // After a failure, retry sooner than the interval but back off: 5 s, 10 s, 20 s, ...
+  // After a failure, retry sooner than the interval but back off: 5 s, 10 s, 20 s, ... up to
+  // the interval. A success resets it.
   constexpr std::chrono::seconds kFirstRetry{5};
-  std::chrono::seconds retry_delay = kFirstRetry;
+  std::chrono::seconds retry_delay =
+      std::min<std::chrono::seconds>(kFirstRetry, config.sync_interval);
   auto next_sync = Clock::now();
   bool change_seen = true;
   std::set<std::string> known_warnings;
@@ -259,22 +360,22 @@ int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
     const bool publish_requested = control.takePublishRequest();
     if (publish_requested || change_seen || Clock::now() >= next_sync) {
       last_sync_started = unixNow();
+      bool succeeded = false;
       try {
         const SyncReport report = sync.syncOnce(unixNow());
         logReport(logger, report, known_warnings);
         control.setWarnings(report.warnings);
-        if (report.ok()) {
-          retry_delay = kFirstRetry;
-          next_sync = Clock::now() + config.sync_interval;
-        } else {
-          next_sync =
-              Clock::now() + std::min<std::chrono::seconds>(retry_delay, config.sync_interval);
-          logger.warning("next attempt in %ds", static_cast<int>(retry_delay.count()));
-          retry_delay = std::min<std::chrono::seconds>(retry_delay * 2, config.sync_interval);
-        }
+        succeeded = report.ok();
       } catch (const std::exception& error) {
         logger.error("sync failed: %s", std::string(error.what()));
+      }
+      if (succeeded) {
+        retry_delay = std::min<std::chrono::seconds>(kFirstRetry, config.sync_interval);
+        next_sync = Clock::now() + config.sync_interval;
+      } else {
         next_sync = Clock::now() + retry_delay;
+        logger.warning("next attempt in %?ds", retry_delay.count());
+        retry_delay = std::min<std::chrono::seconds>(retry_delay * 2, config.sync_interval);
       }
       // systemd (Type=notify) counts the service as started once the first sync has run, so
       // `systemctl start` returns with the files published (or the failure logged).
@@ -304,12 +405,7 @@ int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
         std::chrono::duration_cast<std::chrono::milliseconds>(next_sync - Clock::now());
     const auto slice =
         std::clamp(until_next, std::chrono::milliseconds(0), std::chrono::milliseconds(500));
-    try {
-      change_seen = watcher->waitForChange(slice);
-    } catch (const std::exception& error) {
-      logger.error("watching stores failed: %s", std::string(error.what()));
-      change_seen = false;
-    }
+    change_seen = watcher.waitForChange(slice);
     if (change_seen) {
       logger.information("store change detected; syncing");
     }
@@ -406,7 +502,11 @@ int commandDoctor(const std::vector<std::string>& options, const AgentConfig& co
 
 int commandStatus(const AgentConfig& config, bool json, std::ostream& out) {
   storage::Database database(config.storage_path, config.storage_busy_timeout);
-  return writeStatus(database, config, unixNow(), json, out) ? kExitOk : kExitFailure;
+  // One read transaction: stores, publish, CRLs and certificates from the same moment, even
+  // while a running agent writes.
+  bool healthy = false;
+  database.read([&] { healthy = writeStatus(database, config, unixNow(), json, out); });
+  return healthy ? kExitOk : kExitFailure;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <string_view>
 
 #include "platform/cert_store.h"
@@ -38,6 +39,22 @@ class FileDescriptor {
   int fd_;
 };
 
+constexpr uint32_t kDirectoryMask = IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE |
+                                    IN_MOVED_TO | IN_MOVED_FROM | IN_MOVE_SELF | IN_DELETE_SELF;
+// On the parent: the store's folder appearing, or another one renamed into its place.
+constexpr uint32_t kParentMask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR;
+
+// One watched store folder, and its parent so that a folder created or renamed into place is
+// seen at once. A watch descriptor of -1 means "not watched now".
+struct WatchedDirectory {
+  std::string path;
+  std::string parent;
+  std::string name;  // the last component, as the parent's events name it
+  int watch = -1;
+  int parent_watch = -1;
+  std::string problem;  // why `watch` is -1
+};
+
 // One inotify descriptor for every watched directory, owned by the run loop's thread.
 class InotifyStoreWatcher final : public StoreWatcher {
  public:
@@ -48,15 +65,23 @@ class InotifyStoreWatcher final : public StoreWatcher {
                        std::strerror(errno));
     }
     for (const std::string& directory : directories) {
-      const uint32_t mask =
-          IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM;
-      if (::inotify_add_watch(inotify_.get(), directory.c_str(), mask) < 0) {
-        throw StoreError("cannot watch " + directory + " for changes: " + std::strerror(errno));
-      }
+      const std::filesystem::path path = std::filesystem::path(directory).lexically_normal();
+      WatchedDirectory watched;
+      watched.path = directory;
+      watched.name =
+          path.has_filename() ? path.filename().string() : path.parent_path().filename().string();
+      watched.parent =
+          (path.has_filename() ? path.parent_path() : path.parent_path().parent_path()).string();
+      directories_.push_back(std::move(watched));
     }
+    retryUnwatched();
   }
 
   bool waitForChange(std::chrono::milliseconds timeout) override {
+    // A folder that appeared since the last call is a change: its certificates are new to us.
+    if (retryUnwatched()) {
+      return true;
+    }
     if (!waitForRelevantEvent(timeout)) {
       return false;
     }
@@ -65,7 +90,44 @@ class InotifyStoreWatcher final : public StoreWatcher {
     return true;
   }
 
+  std::vector<std::string> unwatched() const override {
+    std::vector<std::string> problems;
+    for (const WatchedDirectory& directory : directories_) {
+      if (directory.watch < 0) {
+        problems.push_back(directory.problem);
+      }
+    }
+    return problems;
+  }
+
  private:
+  // Tries to watch every folder (and parent) not watched now. True when a folder that could not
+  // be watched before is watched now (not on the first attempt: nothing was missed then).
+  bool retryUnwatched() {
+    bool found = false;
+    for (WatchedDirectory& directory : directories_) {
+      if (directory.parent_watch < 0 && !directory.parent.empty()) {
+        directory.parent_watch =
+            ::inotify_add_watch(inotify_.get(), directory.parent.c_str(), kParentMask);
+      }
+      if (directory.watch >= 0) {
+        continue;
+      }
+      directory.watch =
+          ::inotify_add_watch(inotify_.get(), directory.path.c_str(), kDirectoryMask | IN_ONLYDIR);
+      if (directory.watch < 0) {
+        directory.problem = "cannot watch " + directory.path +
+                            " for changes: " + std::strerror(errno) +
+                            " (tried again until it exists)";
+      } else {
+        directory.problem.clear();
+        found = found || watched_once_;
+      }
+    }
+    watched_once_ = true;
+    return found;
+  }
+
   bool waitForRelevantEvent(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
@@ -85,14 +147,15 @@ class InotifyStoreWatcher final : public StoreWatcher {
     }
   }
 
-  // Reads every queued event; true when one concerns a certificate database file.
+  // Reads every queued event; true when one concerns a certificate database file, or a store
+  // folder itself went away or came (back).
   bool drainEvents() {
     bool relevant = false;
     alignas(inotify_event) std::array<char, 16 * 1024> buffer{};
     for (;;) {
       const ssize_t length = ::read(inotify_.get(), buffer.data(), buffer.size());
       if (length <= 0) {
-        return relevant;  // EAGAIN: queue empty
+        break;  // EAGAIN: queue empty
       }
       for (ssize_t offset = 0; offset < length;) {
         inotify_event event{};
@@ -100,13 +163,54 @@ class InotifyStoreWatcher final : public StoreWatcher {
         const std::string_view name(
             buffer.data() + offset + sizeof(inotify_event),
             ::strnlen(buffer.data() + offset + sizeof(inotify_event), event.len));
-        relevant = relevant || (event.mask & IN_Q_OVERFLOW) != 0 || isCertDatabaseFile(name);
+        relevant = handleEvent(event, name) || relevant;
         offset += static_cast<ssize_t>(sizeof(inotify_event) + event.len);
       }
     }
+    // A folder moved or deleted away: watch what is at its path now, if anything.
+    relevant = retryUnwatched() || relevant;
+    return relevant;
+  }
+
+  bool handleEvent(const inotify_event& event, std::string_view name) {
+    if ((event.mask & IN_Q_OVERFLOW) != 0) {
+      return true;
+    }
+    bool relevant = false;
+    for (WatchedDirectory& directory : directories_) {
+      if (event.wd == directory.watch) {
+        if ((event.mask & (IN_MOVE_SELF | IN_DELETE_SELF | IN_IGNORED)) != 0) {
+          // The watch follows the inode: after a move it would watch the old folder. Drop it
+          // and watch the path again.
+          if ((event.mask & IN_IGNORED) == 0) {
+            ::inotify_rm_watch(inotify_.get(), directory.watch);
+          }
+          directory.watch = -1;
+          directory.problem = "cannot watch " + directory.path + ": it was moved or deleted";
+          relevant = true;
+        } else {
+          relevant = relevant || isCertDatabaseFile(name);
+        }
+      }
+      if (event.wd == directory.parent_watch) {
+        if ((event.mask & IN_IGNORED) != 0) {
+          directory.parent_watch = -1;
+        } else if (name == directory.name) {
+          // Created, renamed into place, or moved away: watch whatever the path holds now.
+          if (directory.watch >= 0) {
+            ::inotify_rm_watch(inotify_.get(), directory.watch);
+            directory.watch = -1;
+          }
+          relevant = true;
+        }
+      }
+    }
+    return relevant;
   }
 
   FileDescriptor inotify_;
+  std::vector<WatchedDirectory> directories_;
+  bool watched_once_ = false;  // false only for the first attempt, from the constructor
 };
 
 }  // namespace

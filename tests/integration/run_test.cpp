@@ -17,6 +17,7 @@ class RunCommand : public MtlsEdge {
     MtlsEdge::SetUp();
     writeConfig("pid_file = " + nginx_->pidFile(), "auto", "[sync]\ninterval = 3600\n");
     publishAndStartNginx();
+    beforeAgentStarts();
     const ShellResult started =
         shell(agentEnvironment() + quoted(certbridgeBinary()) + " --config " +
               quoted(configFile()) + " run > " + quoted(root_.file("run.log")) + " 2>&1 & echo $!");
@@ -47,6 +48,13 @@ class RunCommand : public MtlsEdge {
     }
     FAIL() << "'" << text << "' never appeared in the agent's log:\n"
            << readFile(root_.file("run.log"));
+  }
+
+  virtual void beforeAgentStarts() {}
+
+  // How many publishes that reloaded nginx the agent has logged so far.
+  int publishedCount() {
+    return countOccurrences(readFile(root_.file("run.log")), "reloaded nginx\n");
   }
 
   // Variables to start the agent with, as "NAME=value " words.
@@ -119,6 +127,63 @@ TEST_F(RunCommand, KeepsRunningThroughAFailedSync) {
   waitForLog("cannot open NSS database");
   EXPECT_EQ(statusFor("alice"), 200) << "published files untouched";
   EXPECT_EQ(shell("kill -0 " + std::to_string(agent_pid_)).exit_code, 0) << "agent still running";
+}
+
+// Config management writes a new NSS database folder and renames it into place: the running
+// agent picks up what the new folder holds, and watches the new folder from then on.
+TEST_F(RunCommand, PicksUpAStoreFolderReplacedByRename) {
+  ASSERT_EQ(demoPki("client", "dave intermediate").exit_code, 0);
+  const std::string replacement = nssdb() + ".new";
+  ASSERT_EQ(shell("cp -a " + quoted(nssdb()) + " " + quoted(replacement) + " && certutil -A -d " +
+                  quoted("sql:" + replacement) + " -n dave -t ,, -i " + quoted(pki("dave.pem")))
+                .exit_code,
+            0);
+  const int published = publishedCount();
+  ASSERT_EQ(shell("mv " + quoted(nssdb()) + " " + quoted(nssdb() + ".old") + " && mv " +
+                  quoted(replacement) + " " + quoted(nssdb()))
+                .exit_code,
+            0);
+  EXPECT_EQ(waitForStatus(200, "dave"), 200) << readFile(root_.file("run.log"));
+  waitForLog("reloaded nginx\n", published + 1);
+
+  // The folder now in place is the one watched: removing dave from it is published too.
+  ASSERT_EQ(shell("certutil -D -d " + quoted("sql:" + nssdb()) + " -n dave").exit_code, 0);
+  waitForLog("store demo: gone dave");
+  waitForLog("reloaded nginx\n", published + 2);
+  EXPECT_EQ(waitForStatus(403, "dave"), 403) << readFile(root_.file("run.log"));
+}
+
+// The store's folder is missing when the agent starts (a fresh host before config management
+// has run): a per-store error, retried with back-off (5 s, then 10 s), not an exit; once the
+// folder appears it is picked up without a restart. The missing watch is logged once.
+class RunWithoutStoreFolder : public RunCommand {
+ protected:
+  void beforeAgentStarts() override {
+    ASSERT_EQ(shell("mv " + quoted(nssdb()) + " " + quoted(nssdb() + ".away")).exit_code, 0);
+  }
+};
+
+TEST_F(RunWithoutStoreFolder, RetriesWithBackOffAndPicksTheFolderUpWhenItAppears) {
+  waitForLog("next attempt in 5s");
+  waitForLog("next attempt in 10s");  // the real back-off: 5 s after the first retry
+  EXPECT_EQ(shell("kill -0 " + std::to_string(agent_pid_)).exit_code, 0) << "agent still running";
+  EXPECT_EQ(statusFor("alice"), 200) << "the files published before stay";
+  std::string log = readFile(root_.file("run.log"));
+  EXPECT_EQ(countOccurrences(log, "cannot watch " + nssdb() + " for changes: No such file"), 1)
+      << log;
+  EXPECT_EQ(countOccurrences(log, "next attempt in 5s"), 1) << log;
+
+  ASSERT_EQ(demoPki("client", "dave intermediate").exit_code, 0);
+  ASSERT_EQ(shell("certutil -A -d " + quoted("sql:" + nssdb() + ".away") + " -n dave -t ,, -i " +
+                  quoted(pki("dave.pem")))
+                .exit_code,
+            0);
+  ASSERT_EQ(shell("mv " + quoted(nssdb() + ".away") + " " + quoted(nssdb())).exit_code, 0);
+  EXPECT_EQ(waitForStatus(200, "dave"), 200) << readFile(root_.file("run.log"));
+  waitForLog("every store folder is watched again");
+  log = readFile(root_.file("run.log"));
+  EXPECT_NE(log.find("store change detected"), std::string::npos) << log;
+  EXPECT_NE(log.find("store demo: added dave"), std::string::npos) << log;
 }
 
 }  // namespace
