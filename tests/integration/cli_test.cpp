@@ -116,5 +116,40 @@ TEST_F(StatusCommand, ANicknameWithALineBreakCannotForgeALogLine) {
   }
 }
 
+// [storage] history_days: attempts older than that are deleted when a sync records its own, and
+// what they counted is kept for /metrics' counters.
+TEST_F(StatusCommand, OldPublishAttemptsArePrunedAfterHistoryDays) {
+  ASSERT_EQ(shell("sed -i 's/^busy_timeout_ms = .*/&\\nhistory_days = 1/' " + quoted(configFile()))
+                .exit_code,
+            0);
+  ASSERT_NE(readFile(configFile()).find("\nhistory_days = 1\n"), std::string::npos);
+  ASSERT_EQ(certbridge("sync --once").exit_code, 0);
+  const std::string two_days_ago = "(strftime('%s', 'now') - 2 * 86400)";
+  ASSERT_EQ(shell("sqlite3 " + quoted(database()) +
+                  " \"INSERT INTO publish_history (at, result, client_ca_sha256, "
+                  "clients_map_sha256, mtls_conf_sha256, detail) VALUES (" +
+                  two_days_ago + ", 'published', '', '', '', 'old'), (" + two_days_ago +
+                  ", 'failed', '', '', '', 'old'), (" + two_days_ago +
+                  ", 'unchanged', '', '', '', 'old')\"")
+                .exit_code,
+            0);
+  // The next sync publishes a change, so that the old rows are neither the last attempt nor the
+  // last change.
+  ASSERT_EQ(demoPki("remove", "carol").exit_code, 0);
+  const ShellResult synced = certbridge("sync --once");
+  ASSERT_EQ(synced.exit_code, 0) << synced.output;
+  EXPECT_EQ(shell("sqlite3 " + quoted(database()) +
+                  " \"SELECT COUNT(*) FROM publish_history WHERE detail = 'old'\"")
+                .output,
+            "0\n");
+  EXPECT_EQ(shell("sqlite3 " + quoted(database()) +
+                  " \"SELECT result, pruned FROM publish_totals ORDER BY result\"")
+                .output,
+            "failed|1\npublished|1\nunchanged|1\n");
+  const ShellResult status = certbridge("status");
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_NE(status.output.find("Last publish: "), std::string::npos) << status.output;
+}
+
 }  // namespace
 }  // namespace certbridge::testing
