@@ -15,7 +15,7 @@ namespace certbridge::storage {
 // shared by the agent's threads: transaction() and read() serialise on an internal mutex.
 class Database {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   static constexpr std::int32_t kApplicationId = 0x43425247;  // "CBRG"
 
   // Throws StorageError naming `path` when the file is not a certbridge database, was written
