@@ -113,20 +113,43 @@ storage::CertificateRole classify(const Certificate& certificate,
                                            : storage::CertificateRole::other;
 }
 
-std::optional<std::string> findRevocation(const std::vector<ChainLink>& chain,
+namespace {
+
+std::string describeRevoked(const ChainLink& link) {
+  return "'" + link.subject + "' (serial " + link.serial + ") is revoked by the CRL of '" +
+         link.issuer_subject + "'";
+}
+
+}  // namespace
+
+std::optional<std::string> findRevocation(std::span<const ChainLink> chain,
                                           const IsRevoked& is_revoked) {
   for (const ChainLink& link : chain) {
     if (is_revoked(link.issuer_sha256, link.serial)) {
-      return "'" + link.subject + "' (serial " + link.serial + ") is revoked by the CRL of '" +
-             link.issuer_subject + "'";
+      return describeRevoked(link);
     }
   }
   return std::nullopt;
 }
 
 void removeRevokedClients(TrustMaterial& material, const IsRevoked& is_revoked) {
+  // The CAs above the clients are shared by thousands of them: ask about each CA once.
+  std::map<std::pair<std::string, std::string>, bool> ca_answers;
+  const IsRevoked ask_once = [&](const std::string& issuer_sha256, const std::string& serial) {
+    const auto key = std::pair(issuer_sha256, serial);
+    const auto known = ca_answers.find(key);
+    return known != ca_answers.end()
+               ? known->second
+               : ca_answers.emplace(key, is_revoked(issuer_sha256, serial)).first->second;
+  };
   std::erase_if(material.clients, [&](const TrustedClient& client) {
-    const std::optional<std::string> revocation = findRevocation(client.chain, is_revoked);
+    std::optional<std::string> revocation;
+    if (!client.chain.empty() &&
+        is_revoked(client.chain.front().issuer_sha256, client.chain.front().serial)) {
+      revocation = describeRevoked(client.chain.front());
+    } else if (client.chain.size() > 1) {
+      revocation = findRevocation(std::span(client.chain).subspan(1), ask_once);
+    }
     if (!revocation) {
       return false;
     }

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -62,7 +63,7 @@ using IsRevoked = std::function<bool(const std::string& issuer_sha256, const std
 
 // The first link of `chain` that `is_revoked` says is revoked, as a phrase for logs and status:
 // "'CN=Sub CA' (serial 1F) is revoked by the CRL of 'CN=Root CA'"; nullopt when none is.
-std::optional<std::string> findRevocation(const std::vector<ChainLink>& chain,
+std::optional<std::string> findRevocation(std::span<const ChainLink> chain,
                                           const IsRevoked& is_revoked);
 
 // Leaves out every client with any certificate of its chain revoked (the client itself, or a CA
