@@ -97,12 +97,23 @@ std::vector<Extension> readExtensions(std::span<const unsigned char> sequence_co
     if (!fields.atEnd()) {
       throw DerError("unexpected fields in extension " + describeOid(extension.oid));
     }
-    for (const Extension& earlier : extensions) {
-      if (sameBytes(earlier.oid.contents, extension.oid.contents)) {
-        throw DerError("extension " + describeOid(extension.oid) + " appears twice");
-      }
-    }
     extensions.push_back(extension);
+  }
+  // RFC 5280 4.2: no extension twice. Sorted, so that a hostile list costs n log n, not n².
+  std::vector<const Extension*> by_oid;
+  by_oid.reserve(extensions.size());
+  for (const Extension& extension : extensions) {
+    by_oid.push_back(&extension);
+  }
+  const auto oidLess = [](const Extension* left, const Extension* right) {
+    return std::lexicographical_compare(left->oid.contents.begin(), left->oid.contents.end(),
+                                        right->oid.contents.begin(), right->oid.contents.end());
+  };
+  std::sort(by_oid.begin(), by_oid.end(), oidLess);
+  for (std::size_t i = 1; i < by_oid.size(); ++i) {
+    if (sameBytes(by_oid[i - 1]->oid.contents, by_oid[i]->oid.contents)) {
+      throw DerError("extension " + describeOid(by_oid[i]->oid) + " appears twice");
+    }
   }
   return extensions;
 }

@@ -164,6 +164,16 @@ TEST_F(CrlTest, KnownOrNonCriticalExtensionsAreAccepted) {
             "accepted");
 }
 
+TEST_F(CrlTest, AnExtensionTwiceIsMalformed) {
+  const std::string error = refusal(ca_.crlDer(
+      CrlSpec{.extensions = {RawExtension{"1.3.6.1.4.1.99999.7", false, {0x05, 0x00}},
+                             RawExtension{"2.5.29.35", false, {0x30, 0x03, 0x80, 0x01, 0xab}},
+                             RawExtension{"1.3.6.1.4.1.99999.7", false, {0x05, 0x00}}}}));
+  EXPECT_NE(error.find("not a valid CRL (extension 1.3.6.1.4.1.99999.7 appears twice)"),
+            std::string::npos)
+      << error;
+}
+
 TEST_F(CrlTest, AnUnknownCriticalEntryExtensionIsRefusedByItsOid) {
   const std::string error = refusal(ca_.crlDer(
       CrlSpec{.revoked_serials = {"01", "02"},
