@@ -209,8 +209,9 @@ Crl Crl::parse(std::span<const unsigned char> der, const std::string& origin) {
     DerReader fields(tbs.contents);
     if (fields.peekTag() == kDerInteger) {
       const DerElement version = fields.read(kDerInteger, "version");
-      if (version.contents.size() != 1 || version.contents[0] != 1) {
-        throw DerError("unsupported CRL version (only v2 is written with a version field)");
+      // v2 (1); an explicit v1 (0) is not DER, but OpenSSL, and so nginx, reads it.
+      if (version.contents.size() != 1 || version.contents[0] > 1) {
+        throw DerError("unsupported CRL version (certbridge reads v1 and v2)");
       }
     }
     const DerElement inner_algorithm = fields.read(kDerSequence, "signature");
