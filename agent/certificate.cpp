@@ -5,6 +5,8 @@
 
 #include <ctime>
 
+#include "storage/serial_number.h"
+
 namespace certbridge::agent {
 namespace {
 
@@ -16,13 +18,11 @@ std::int64_t requireTime(const ASN1_TIME* time, const std::string& origin, const
   return *unix_time;
 }
 
-std::string serialToHex(const ASN1_INTEGER* serial) {
-  const BignumPtr number(ASN1_INTEGER_to_BN(serial, nullptr));
-  if (!number) {
-    return {};
-  }
-  const OpenSslStringPtr hex(BN_bn2hex(number.get()));
-  return hex ? std::string(hex.get()) : std::string{};
+// The canonical serial text (storage/serial_number.h) from OpenSSL's sign-and-magnitude form.
+std::string serialText(const ASN1_INTEGER* serial) {
+  return storage::serialText(ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER,
+                             std::span(ASN1_STRING_get0_data(serial),
+                                       static_cast<std::size_t>(ASN1_STRING_length(serial))));
 }
 
 std::string describeKey(X509* x509) {
@@ -190,7 +190,7 @@ Certificate::Certificate(X509Ptr x509, std::span<const unsigned char> der)
 
   record.subject = nameToString(X509_get_subject_name(cert));
   record.issuer = nameToString(X509_get_issuer_name(cert));
-  record.serial = serialToHex(X509_get0_serialNumber(cert));
+  record.serial = serialText(X509_get0_serialNumber(cert));
   record.key_type = describeKey(cert);
   record.crl_distribution_points = crlDistributionPoints(cert);
 

@@ -7,13 +7,19 @@
 #include <string_view>
 
 #include "agent/der_reader.h"
+#include "storage/serial_number.h"
 
 namespace certbridge::agent {
 namespace {
 
-// id-ce-cRLNumber (2.5.29.20) and id-ce-deltaCRLIndicator (2.5.29.27), DER-encoded.
-constexpr unsigned char kCrlNumberOid[] = {0x55, 0x1d, 0x14};
-constexpr unsigned char kDeltaCrlIndicatorOid[] = {0x55, 0x1d, 0x1b};
+// Extension OIDs (DER contents of the OBJECT IDENTIFIER) that certbridge looks at.
+constexpr unsigned char kCrlNumberOid[] = {0x55, 0x1d, 0x14};                 // 2.5.29.20
+constexpr unsigned char kDeltaCrlIndicatorOid[] = {0x55, 0x1d, 0x1b};         // 2.5.29.27
+constexpr unsigned char kIssuingDistributionPointOid[] = {0x55, 0x1d, 0x1c};  // 2.5.29.28
+constexpr unsigned char kAuthorityKeyIdentifierOid[] = {0x55, 0x1d, 0x23};    // 2.5.29.35
+constexpr unsigned char kCertificateIssuerOid[] = {0x55, 0x1d, 0x1d};         // 2.5.29.29
+
+constexpr unsigned char kDerBoolean = 0x01;
 
 bool sameBytes(std::span<const unsigned char> left, std::span<const unsigned char> right) {
   return std::equal(left.begin(), left.end(), right.begin(), right.end());
@@ -53,6 +59,123 @@ bool isTime(unsigned char tag) {
   return tag == kDerUtcTime || tag == kDerGeneralizedTime;
 }
 
+// "2.5.29.20 (X509v3 CRL Number)": the dotted OID, and OpenSSL's name for it when it has one.
+std::string describeOid(const DerElement& oid) {
+  const unsigned char* cursor = oid.encoded.data();
+  const Asn1ObjectPtr object(
+      d2i_ASN1_OBJECT(nullptr, &cursor, static_cast<long>(oid.encoded.size())));
+  if (!object) {
+    ERR_clear_error();
+    return "(unreadable OID " + toHex(oid.contents) + ")";
+  }
+  char dotted[128] = {};
+  OBJ_obj2txt(dotted, sizeof(dotted), object.get(), 1);
+  const int nid = OBJ_obj2nid(object.get());
+  return std::string(dotted) + (nid == NID_undef ? "" : std::string(" (") + OBJ_nid2ln(nid) + ")");
+}
+
+// One Extension of a CRL or of a CRL entry.
+struct Extension {
+  DerElement oid;
+  bool critical = false;
+  std::span<const unsigned char> value;  // the contents of extnValue
+};
+
+// Reads a SEQUENCE OF Extension's contents; throws DerError for a malformed or repeated one.
+std::vector<Extension> readExtensions(std::span<const unsigned char> sequence_contents) {
+  std::vector<Extension> extensions;
+  DerReader reader(sequence_contents);
+  while (!reader.atEnd()) {
+    DerReader fields(reader.read(kDerSequence, "Extension").contents);
+    Extension extension;
+    extension.oid = fields.read(kDerOid, "extnID");
+    if (fields.peekTag() == kDerBoolean) {
+      const DerElement critical = fields.read(kDerBoolean, "critical");
+      extension.critical = critical.contents.size() == 1 && critical.contents[0] != 0;
+    }
+    extension.value = fields.read(kDerOctetString, "extnValue").contents;
+    if (!fields.atEnd()) {
+      throw DerError("unexpected fields in extension " + describeOid(extension.oid));
+    }
+    extensions.push_back(extension);
+  }
+  // RFC 5280 4.2: no extension twice. Sorted, so that a hostile list costs n log n, not n².
+  std::vector<const Extension*> by_oid;
+  by_oid.reserve(extensions.size());
+  for (const Extension& extension : extensions) {
+    by_oid.push_back(&extension);
+  }
+  const auto oidLess = [](const Extension* left, const Extension* right) {
+    return std::lexicographical_compare(left->oid.contents.begin(), left->oid.contents.end(),
+                                        right->oid.contents.begin(), right->oid.contents.end());
+  };
+  std::sort(by_oid.begin(), by_oid.end(), oidLess);
+  for (std::size_t i = 1; i < by_oid.size(); ++i) {
+    if (sameBytes(by_oid[i - 1]->oid.contents, by_oid[i]->oid.contents)) {
+      throw DerError("extension " + describeOid(by_oid[i]->oid) + " appears twice");
+    }
+  }
+  return extensions;
+}
+
+// A CRL whose issuingDistributionPoint limits its scope covers only part of what the CA issued
+// (RFC 5280 5.2.5): it cannot be the one CRL that decides on every certificate of that CA.
+void refusePartialScope(std::span<const unsigned char> value, const std::string& origin) {
+  DerReader outer(value);
+  DerReader fields(outer.read(kDerSequence, "issuingDistributionPoint").contents);
+  const auto flagSet = [&](const char* name) {
+    const DerElement flag = fields.read(0, name);
+    return flag.contents.size() != 1 || flag.contents[0] != 0;
+  };
+  while (!fields.atEnd()) {
+    switch (fields.peekTag()) {
+      case 0xa0:
+        fields.read(0xa0, "distributionPoint");
+        throw CrlError(origin +
+                       ": is a partitioned CRL (its issuingDistributionPoint names a "
+                       "distributionPoint scope); certbridge needs a complete CRL that covers "
+                       "every certificate of the CA");
+      case 0x81:
+        if (flagSet("onlyContainsUserCerts")) {
+          throw CrlError(origin +
+                         ": is a partitioned CRL (issuingDistributionPoint onlyContainsUserCerts); "
+                         "certbridge needs a complete CRL that covers every certificate of the CA");
+        }
+        break;
+      case 0x82:
+        if (flagSet("onlyContainsCACerts")) {
+          throw CrlError(origin +
+                         ": is a partitioned CRL (issuingDistributionPoint onlyContainsCACerts); "
+                         "certbridge needs a complete CRL that covers every certificate of the CA");
+        }
+        break;
+      case 0x83:
+        fields.read(0x83, "onlySomeReasons");
+        throw CrlError(origin +
+                       ": is a partitioned CRL (issuingDistributionPoint onlySomeReasons); "
+                       "certbridge needs a complete CRL that covers every reason");
+      case 0x84:
+        if (flagSet("indirectCRL")) {
+          throw CrlError(origin +
+                         ": is an indirect CRL (issuingDistributionPoint indirectCRL); "
+                         "certbridge needs the CA's own CRL for its own certificates");
+        }
+        break;
+      case 0x85:
+        if (flagSet("onlyContainsAttributeCerts")) {
+          throw CrlError(
+              origin +
+              ": is a partitioned CRL (issuingDistributionPoint onlyContainsAttributeCerts); "
+              "certbridge needs a complete CRL that covers every certificate of the CA");
+        }
+        break;
+      default:
+        throw DerError("issuingDistributionPoint: unexpected tag " +
+                       std::to_string(fields.peekTag()));
+    }
+  }
+}
+
 }  // namespace
 
 Crl Crl::parse(std::span<const unsigned char> der, const std::string& origin) {
@@ -70,14 +193,26 @@ Crl Crl::parse(std::span<const unsigned char> der, const std::string& origin) {
     crl.tbs_ = tbs.encoded;
     crl.signature_algorithm_ = list.read(kDerSequence, "signatureAlgorithm").encoded;
     const DerElement signature = list.read(kDerBitString, "signatureValue");
-    if (signature.contents.empty() || signature.contents[0] != 0) {
-      throw DerError("signature is not a whole number of bytes");
+    if (signature.contents.empty()) {
+      throw CrlError(origin + ": malformed signature (an empty BIT STRING)");
+    }
+    if (signature.contents[0] != 0) {
+      throw CrlError(origin + ": malformed signature (its BIT STRING has " +
+                     std::to_string(signature.contents[0]) +
+                     " unused bits; a signature is whole bytes)");
+    }
+    if (!list.atEnd()) {
+      throw DerError("unexpected fields after the signature");
     }
     crl.signature_ = signature.contents.subspan(1);
 
     DerReader fields(tbs.contents);
     if (fields.peekTag() == kDerInteger) {
-      fields.read(kDerInteger, "version");
+      const DerElement version = fields.read(kDerInteger, "version");
+      // v2 (1); an explicit v1 (0) is not DER, but OpenSSL, and so nginx, reads it.
+      if (version.contents.size() != 1 || version.contents[0] > 1) {
+        throw DerError("unsupported CRL version (certbridge reads v1 and v2)");
+      }
     }
     const DerElement inner_algorithm = fields.read(kDerSequence, "signature");
     if (!sameBytes(inner_algorithm.encoded, crl.signature_algorithm_)) {
@@ -100,20 +235,33 @@ Crl Crl::parse(std::span<const unsigned char> der, const std::string& origin) {
     }
     if (fields.peekTag() == kDerContext0) {
       DerReader wrapper(fields.read(kDerContext0, "crlExtensions").contents);
-      DerReader extensions(wrapper.read(kDerSequence, "Extensions").contents);
-      while (!extensions.atEnd()) {
-        DerReader extension(extensions.read(kDerSequence, "Extension").contents);
-        const DerElement oid = extension.read(kDerOid, "extnID");
-        if (extension.peekTag() == 0x01) {
-          extension.read(0x01, "critical");
-        }
-        const DerElement value = extension.read(kDerOctetString, "extnValue");
-        if (sameBytes(oid.contents, kDeltaCrlIndicatorOid)) {
+      const std::vector<Extension> extensions =
+          readExtensions(wrapper.read(kDerSequence, "Extensions").contents);
+      if (!wrapper.atEnd()) {
+        throw DerError("unexpected fields after the CRL extensions");
+      }
+      for (const Extension& extension : extensions) {
+        const auto is = [&](std::span<const unsigned char> oid) {
+          return sameBytes(extension.oid.contents, oid);
+        };
+        if (is(kDeltaCrlIndicatorOid)) {
           throw CrlError(origin + ": is a delta CRL; certbridge needs complete CRLs");
         }
-        if (sameBytes(oid.contents, kCrlNumberOid)) {
-          DerReader number(value.contents);
-          crl.number_ = integerToHex(number.read(kDerInteger, "cRLNumber").contents);
+        if (is(kIssuingDistributionPointOid)) {
+          refusePartialScope(extension.value, origin);
+        } else if (is(kCrlNumberOid) && !extension.critical) {
+          DerReader number(extension.value);
+          const DerElement value = number.read(kDerInteger, "cRLNumber");
+          if (value.contents.empty() || (value.contents[0] & 0x80) != 0) {
+            throw DerError("cRLNumber is not a non-negative INTEGER");
+          }
+          crl.number_ = integerToHex(value.contents);
+        } else if (extension.critical && !is(kAuthorityKeyIdentifierOid)) {
+          // Only what certbridge and nginx's OpenSSL both process may be critical; OpenSSL
+          // rejects every client of the CA for any other ("unhandled critical CRL extension").
+          throw CrlError(origin + ": has the critical CRL extension " + describeOid(extension.oid) +
+                         ", which certbridge does not process; RFC 5280 says such a CRL must not "
+                         "be used");
         }
       }
     }
@@ -159,16 +307,45 @@ void Crl::verifySignature(const Certificate& ca) const {
 
 std::size_t Crl::forEachRevokedSerial(const std::function<void(const std::string&)>& visit) const {
   std::size_t count = 0;
+  const auto entryError = [&](const std::string& why) {
+    return CrlError(origin_ + ": revoked entry " + std::to_string(count + 1) + " " + why);
+  };
   try {
     DerReader entries(revoked_);
     while (!entries.atEnd()) {
       DerReader entry(entries.read(kDerSequence, "revoked entry").contents);
-      visit(integerToHex(entry.read(kDerInteger, "userCertificate").contents));
+      const std::optional<std::string> serial =
+          storage::serialFromDerInteger(entry.read(kDerInteger, "userCertificate").contents);
+      if (!serial) {
+        throw DerError("serial number is not a minimally encoded INTEGER");
+      }
+      if (!isTime(entry.peekTag())) {
+        throw DerError("revocationDate is not a time");
+      }
+      entry.read(0, "revocationDate");
+      if (!entry.atEnd()) {
+        for (const Extension& extension :
+             readExtensions(entry.read(kDerSequence, "crlEntryExtensions").contents)) {
+          if (sameBytes(extension.oid.contents, kCertificateIssuerOid)) {
+            throw entryError(
+                "names another issuer (certificateIssuer): an indirect CRL; certbridge needs "
+                "the CA's own CRL for its own certificates");
+          }
+          if (extension.critical) {
+            throw entryError("has the critical entry extension " + describeOid(extension.oid) +
+                             ", which certbridge does not process; RFC 5280 says such a CRL "
+                             "must not be used");
+          }
+        }
+      }
+      if (!entry.atEnd()) {
+        throw DerError("unexpected fields after the entry extensions");
+      }
+      visit(*serial);
       ++count;
     }
   } catch (const DerError& error) {
-    throw CrlError(origin_ + ": revoked entry " + std::to_string(count + 1) + " is malformed (" +
-                   error.what() + ")");
+    throw entryError(std::string("is malformed (") + error.what() + ")");
   }
   return count;
 }

@@ -25,8 +25,13 @@ class CrlError : public std::runtime_error {
 // a million entries costs little more than its own size. The DER must outlive the Crl.
 class Crl {
  public:
-  // Throws CrlError naming `origin` for anything that is not one well-formed X.509 v1/v2 CRL, and
-  // for delta CRLs, which certbridge does not combine.
+  // Throws CrlError naming `origin` for anything that is not one well-formed X.509 v1/v2 CRL
+  // ("malformed signature" for a signature BIT STRING that is not whole bytes), and for CRLs
+  // that must not be used as a CA's one complete CRL: delta CRLs, indirect CRLs (indirectCRL),
+  // partitioned CRLs (an issuingDistributionPoint with a distributionPoint, onlySomeReasons or
+  // an onlyContains... flag), and CRLs with a critical extension other than
+  // issuingDistributionPoint and authorityKeyIdentifier (RFC 5280 5.2; the message names its
+  // OID). Revoked entries are checked when they are walked.
   static Crl parse(std::span<const unsigned char> der, const std::string& origin);
   // The Crl points into its DER: a temporary buffer would leave it dangling.
   static Crl parse(std::vector<unsigned char>&& der, const std::string& origin) = delete;
@@ -43,8 +48,12 @@ class Crl {
   bool isIssuedBy(const Certificate& ca) const;
   // Throws CrlError unless `ca`'s public key verifies the CRL's signature.
   void verifySignature(const Certificate& ca) const;
-  // Calls `visit` with each revoked serial number in upper-case hex (as Certificate's serial);
-  // returns how many there were.
+  // Calls `visit` with each revoked serial number in the canonical text of
+  // storage/serial_number.h (as Certificate's serial); returns how many there were. Throws
+  // CrlError for a malformed entry, a serial that is not a minimal INTEGER, an entry naming
+  // another issuer (certificateIssuer: an indirect CRL), and an entry with a critical extension
+  // (RFC 5280 5.3), naming the entry and the OID: ingest stores the serials in one transaction,
+  // so a refused CRL leaves the one held untouched.
   std::size_t forEachRevokedSerial(const std::function<void(const std::string&)>& visit) const;
 
  private:

@@ -23,6 +23,7 @@ struct OpenSslDeleter {
   void operator()(X509_NAME* value) const { X509_NAME_free(value); }
   void operator()(X509_ALGOR* value) const { X509_ALGOR_free(value); }
   void operator()(ASN1_TIME* value) const { ASN1_TIME_free(value); }
+  void operator()(ASN1_OBJECT* value) const { ASN1_OBJECT_free(value); }
   void operator()(EVP_MD_CTX* value) const { EVP_MD_CTX_free(value); }
   void operator()(char* value) const { OPENSSL_free(value); }
 };
@@ -38,6 +39,7 @@ using BasicConstraintsPtr = std::unique_ptr<BASIC_CONSTRAINTS, OpenSslDeleter>;
 using X509NamePtr = std::unique_ptr<X509_NAME, OpenSslDeleter>;
 using X509AlgorPtr = std::unique_ptr<X509_ALGOR, OpenSslDeleter>;
 using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslDeleter>;
+using Asn1ObjectPtr = std::unique_ptr<ASN1_OBJECT, OpenSslDeleter>;
 using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpenSslDeleter>;
 using OpenSslStringPtr = std::unique_ptr<char, OpenSslDeleter>;
 

@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "agent/nginx_files.h"
+#include "agent/trust_material.h"
 #include "storage/audit_log.h"
 #include "storage/certificate_repository.h"
 #include "storage/crl_repository.h"
@@ -95,17 +96,70 @@ std::vector<CrlStatus> crlStatuses(storage::Database& database, const AgentConfi
   return statuses;
 }
 
-// Revoked by the current CRL of a present CA whose subject is the client's issuer.
-bool isRevoked(storage::CrlRepository& crls, const storage::CertificateView& client,
-               const std::vector<storage::CertificateView>& certificates) {
-  for (const storage::CertificateView& ca : certificates) {
-    if (ca.certificate.is_ca && ca.certificate.subject == client.certificate.issuer &&
-        crls.isRevoked(ca.certificate.sha256, client.certificate.serial)) {
-      return true;
+// Why a certificate is revoked, naming which certificate of its chain and which CA's CRL; empty
+// when none is. A client's issuer is any present CA with its issuer's subject whose key signed
+// it (checked only when several share the subject); the chain above comes from `ca_chains`.
+class RevocationFinder {
+ public:
+  RevocationFinder(storage::CrlRepository& crls,
+                   const std::vector<storage::CertificateView>& certificates)
+      : crls_(crls), ca_chains_(caChains(certificates)) {
+    for (const storage::CertificateView& view : certificates) {
+      if (view.certificate.is_ca) {
+        cas_by_subject_[view.certificate.subject].push_back(&view);
+      }
     }
   }
-  return false;
-}
+
+  std::string of(const storage::CertificateView& view) const {
+    if (view.certificate.is_ca) {
+      const auto chain = ca_chains_.find(view.certificate.sha256);
+      return chain == ca_chains_.end() ? "" : find(chain->second);
+    }
+    const auto issuers = cas_by_subject_.find(view.certificate.issuer);
+    if (issuers == cas_by_subject_.end()) {
+      return "";
+    }
+    std::optional<Certificate> client;
+    for (const storage::CertificateView* issuer : issuers->second) {
+      if (issuers->second.size() > 1) {
+        if (!client) {
+          client = Certificate::fromDer(view.certificate.der,
+                                        "stored certificate " + view.certificate.sha256);
+        }
+        const Certificate ca = Certificate::fromDer(
+            issuer->certificate.der, "stored certificate " + issuer->certificate.sha256);
+        if (!client->isIssuedBy(ca)) {
+          continue;
+        }
+      }
+      std::vector<ChainLink> chain{ChainLink{view.certificate.subject, view.certificate.serial,
+                                             issuer->certificate.sha256,
+                                             issuer->certificate.subject}};
+      if (const auto above = ca_chains_.find(issuer->certificate.sha256);
+          above != ca_chains_.end()) {
+        chain.insert(chain.end(), above->second.begin(), above->second.end());
+      }
+      if (std::string found = find(chain); !found.empty()) {
+        return found;
+      }
+    }
+    return "";
+  }
+
+ private:
+  std::string find(const std::vector<ChainLink>& chain) const {
+    return findRevocation(chain,
+                          [&](const std::string& issuer_sha256, const std::string& serial) {
+                            return crls_.isRevoked(issuer_sha256, serial);
+                          })
+        .value_or("");
+  }
+
+  storage::CrlRepository& crls_;
+  std::map<std::string, std::vector<ChainLink>> ca_chains_;
+  std::map<std::string, std::vector<const storage::CertificateView*>> cas_by_subject_;
+};
 
 }  // namespace
 
@@ -133,14 +187,28 @@ bool writeStatus(storage::Database& database, const AgentConfig& config, std::in
   for (const CrlStatus& status : crl_statuses) {
     healthy = healthy && status.level != "error";
   }
-  const auto trustOf = [&](const storage::CertificateView& view) -> std::string {
-    if (!view.trust) {
-      return "-";
+  // Revocation as certbridge enforces it (clients.map): any certificate of the chain revoked by
+  // a CRL held. Shown for clients and for CAs alike.
+  std::map<std::string, std::string> revocations;
+  if (config.crl.enabled) {
+    const RevocationFinder finder(crls, certificates);
+    for (const storage::CertificateView& view : certificates) {
+      if (view.certificate.is_ca || view.client) {
+        if (std::string found = finder.of(view); !found.empty()) {
+          revocations[view.certificate.sha256] = std::move(found);
+        }
+      }
     }
-    if (view.client && isRevoked(crls, view, certificates)) {
+  }
+  const auto revocationOf = [&](const storage::CertificateView& view) -> std::string {
+    const auto found = revocations.find(view.certificate.sha256);
+    return found == revocations.end() ? "" : found->second;
+  };
+  const auto trustOf = [&](const storage::CertificateView& view) -> std::string {
+    if (!revocationOf(view).empty() && (view.trust || view.certificate.is_ca)) {
       return "revoked";
     }
-    return storage::toString(*view.trust);
+    return view.trust ? storage::toString(*view.trust) : "-";
   };
 
   if (json) {
@@ -166,7 +234,12 @@ bool writeStatus(storage::Database& database, const AgentConfig& config, std::in
     root.set("crls", crl_list);
     Poco::JSON::Array certificate_list;
     for (const storage::CertificateView& view : certificates) {
-      certificate_list.add(web::certificateJson(view, now, view.trust ? trustOf(view) : ""));
+      const std::string trust = trustOf(view);
+      Poco::JSON::Object entry = web::certificateJson(view, now, trust == "-" ? "" : trust);
+      if (const std::string revocation = revocationOf(view); !revocation.empty()) {
+        entry.set("revocation", revocation);
+      }
+      certificate_list.add(entry);
     }
     root.set("certificates", certificate_list);
     root.stringify(out, 2);
@@ -228,6 +301,9 @@ bool writeStatus(storage::Database& database, const AgentConfig& config, std::in
                   storage::roleLabel(view).c_str());
     out << line << commentSafe(view.certificate.subject) << " [" << commentSafe(view.sources)
         << "]\n";
+    if (const std::string revocation = revocationOf(view); !revocation.empty()) {
+      out << "           " << commentSafe(revocation) << "\n";
+    }
   }
   return healthy;
 }

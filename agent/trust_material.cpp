@@ -88,6 +88,19 @@ class ChainBuilder {
   std::map<std::string, std::vector<const CaCandidate*>> by_subject_;
 };
 
+// `start` and each CA of `chain` that has an issuer in it, with that issuer.
+std::vector<ChainLink> chainLinks(const Certificate& start, const Chain& chain) {
+  std::vector<ChainLink> links;
+  const Certificate* current = &start;
+  for (const CaCandidate* issuer : chain.cas) {
+    links.push_back(ChainLink{current->record().subject, current->record().serial,
+                              issuer->certificate->record().sha256,
+                              issuer->certificate->record().subject});
+    current = issuer->certificate;
+  }
+  return links;
+}
+
 }  // namespace
 
 storage::CertificateRole classify(const Certificate& certificate,
@@ -100,17 +113,72 @@ storage::CertificateRole classify(const Certificate& certificate,
                                            : storage::CertificateRole::other;
 }
 
-void removeRevokedClients(TrustMaterial& material,
-                          const std::function<bool(const std::string& issuer_sha256,
-                                                   const std::string& serial)>& is_revoked) {
+namespace {
+
+std::string describeRevoked(const ChainLink& link) {
+  return "'" + link.subject + "' (serial " + link.serial + ") is revoked by the CRL of '" +
+         link.issuer_subject + "'";
+}
+
+}  // namespace
+
+std::optional<std::string> findRevocation(std::span<const ChainLink> chain,
+                                          const IsRevoked& is_revoked) {
+  for (const ChainLink& link : chain) {
+    if (is_revoked(link.issuer_sha256, link.serial)) {
+      return describeRevoked(link);
+    }
+  }
+  return std::nullopt;
+}
+
+void removeRevokedClients(TrustMaterial& material, const IsRevoked& is_revoked) {
+  // The CAs above the clients are shared by thousands of them: ask about each CA once.
+  std::map<std::pair<std::string, std::string>, bool> ca_answers;
+  const IsRevoked ask_once = [&](const std::string& issuer_sha256, const std::string& serial) {
+    const auto key = std::pair(issuer_sha256, serial);
+    const auto known = ca_answers.find(key);
+    return known != ca_answers.end()
+               ? known->second
+               : ca_answers.emplace(key, is_revoked(issuer_sha256, serial)).first->second;
+  };
   std::erase_if(material.clients, [&](const TrustedClient& client) {
-    if (!is_revoked(client.issuer_sha256, client.serial)) {
+    std::optional<std::string> revocation;
+    if (!client.chain.empty() &&
+        is_revoked(client.chain.front().issuer_sha256, client.chain.front().serial)) {
+      revocation = describeRevoked(client.chain.front());
+    } else if (client.chain.size() > 1) {
+      revocation = findRevocation(std::span(client.chain).subspan(1), ask_once);
+    }
+    if (!revocation) {
       return false;
     }
-    material.warnings.push_back("trusted client " + client.label + " (serial " + client.serial +
-                                ") is revoked by its CA's CRL; left out");
+    material.warnings.push_back("trusted client " + client.label +
+                                " is left out of clients.map: " + *revocation);
     return true;
   });
+}
+
+std::map<std::string, std::vector<ChainLink>> caChains(
+    const std::vector<storage::CertificateView>& certificates) {
+  std::vector<Certificate> parsed;
+  parsed.reserve(certificates.size());
+  for (const storage::CertificateView& view : certificates) {
+    if (view.present && view.certificate.is_ca) {
+      parsed.push_back(Certificate::fromDer(view.certificate.der,
+                                            "stored certificate " + view.certificate.sha256));
+    }
+  }
+  std::vector<CaCandidate> cas;
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    cas.push_back(CaCandidate{&parsed[i], false});
+  }
+  const ChainBuilder builder(cas);
+  std::map<std::string, std::vector<ChainLink>> chains;
+  for (const Certificate& ca : parsed) {
+    chains[ca.record().sha256] = chainLinks(ca, builder.chainAbove(ca, false));
+  }
+  return chains;
 }
 
 TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& certificates,
@@ -215,8 +283,7 @@ TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& ce
         .label = view.sources.empty() ? client.record().subject : view.sources,
         .name =
             view.nickname.empty() ? commonName(X509_get_subject_name(client.get())) : view.nickname,
-        .issuer_sha256 = chain.cas.front()->certificate->record().sha256,
-        .serial = client.record().serial});
+        .chain = chainLinks(client, chain)});
   }
 
   for (const Certificate* certificate : bundle) {

@@ -2,6 +2,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,12 +26,21 @@ struct BundledCa {
   std::vector<unsigned char> der;
 };
 
+// One certificate of a chain and the CA that issued it, whose CRL decides on it.
+struct ChainLink {
+  std::string subject;
+  std::string serial;  // canonical text (storage/serial_number.h)
+  std::string issuer_sha256;
+  std::string issuer_subject;
+};
+
 struct TrustedClient {
-  std::string sha1;           // what nginx's $ssl_client_fingerprint holds
-  std::string label;          // "store/nickname" or subject, for logs and comments
-  std::string name;           // nickname, or the subject's CN: the identity handed to backends
-  std::string issuer_sha256;  // the CA that issued it, whose CRL decides on it
-  std::string serial;
+  std::string sha1;   // what nginx's $ssl_client_fingerprint holds
+  std::string label;  // "store/nickname" or subject, for logs and comments
+  std::string name;   // nickname, or the subject's CN: the identity handed to backends
+  // The client first, then each CA above it up to (not including) the self-signed root: every
+  // certificate some CRL in crl.pem decides on.
+  std::vector<ChainLink> chain;
 };
 
 // What nginx must be told, derived from storage: the CA bundle (each certificate once, in a
@@ -46,10 +58,24 @@ class RenderError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Leaves out every client that `is_revoked(issuer_sha256, serial)` says is revoked, with a warning.
-void removeRevokedClients(TrustMaterial& material,
-                          const std::function<bool(const std::string& issuer_sha256,
-                                                   const std::string& serial)>& is_revoked);
+// Whether the CRL held for the CA `issuer_sha256` lists `serial`.
+using IsRevoked = std::function<bool(const std::string& issuer_sha256, const std::string& serial)>;
+
+// The first link of `chain` that `is_revoked` says is revoked, as a phrase for logs and status:
+// "'CN=Sub CA' (serial 1F) is revoked by the CRL of 'CN=Root CA'"; nullopt when none is.
+std::optional<std::string> findRevocation(std::span<const ChainLink> chain,
+                                          const IsRevoked& is_revoked);
+
+// Leaves out every client with any certificate of its chain revoked (the client itself, or a CA
+// above it), with a warning naming that certificate and the CRL. This is certbridge's own
+// enforcement: it holds whether or not nginx checks CRLs itself (crl.missing = omit).
+void removeRevokedClients(TrustMaterial& material, const IsRevoked& is_revoked);
+
+// The chain above each present CA certificate, by SHA-256: the CA's own link first, up to (not
+// including) the self-signed root; empty for a root, and shorter when an issuer is missing.
+// Built from the present CAs whatever their dates, for `status`.
+std::map<std::string, std::vector<ChainLink>> caChains(
+    const std::vector<storage::CertificateView>& certificates);
 
 // Builds chains from each trusted client, and from each trust anchor, up to a self-signed root
 // using the CA certificates present in the stores. A client is published only when its chain is

@@ -3,8 +3,13 @@
 #include <array>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
+
+#include "storage/serial_number.h"
 
 namespace certbridge::storage {
 namespace {
@@ -142,9 +147,46 @@ void migrateToV3(Database& database) {
   )sql");
 }
 
+// Version 4: one exact serial form (storage/serial_number.h). Before it a CRL entry for -1
+// (DER FF) was stored as "FF", the text of 255, while the certificate said "-01"; the old texts
+// are ambiguous, so every serial is derived again from the DER stored beside it.
+void migrateToV4(Database& database) {
+  std::vector<std::pair<std::string, std::string>> certificate_serials;
+  {
+    Statement select = database.prepare("SELECT sha256, der FROM certificates");
+    while (select.step()) {
+      const std::optional<std::string> serial = certificateSerialFromDer(select.blob(1));
+      if (!serial) {
+        throw StorageError("database " + database.path() + ": stored certificate " +
+                           select.text(0) + " has no readable serial number");
+      }
+      certificate_serials.emplace_back(select.text(0), *serial);
+    }
+  }
+  Statement update = database.prepare("UPDATE certificates SET serial = ? WHERE sha256 = ?");
+  for (const auto& [sha256, serial] : certificate_serials) {
+    update.bind(1, serial).bind(2, sha256).run();
+  }
+
+  database.execute("DELETE FROM revoked_serials");
+  Statement insert =
+      database.prepare("INSERT OR IGNORE INTO revoked_serials (ca_sha256, serial) VALUES (?, ?)");
+  Statement select = database.prepare("SELECT ca_sha256, der FROM crls");
+  while (select.step()) {
+    const std::string ca_sha256 = select.text(0);
+    const bool walked = forEachCrlEntrySerialInDer(select.blob(1), [&](const std::string& serial) {
+      insert.bind(1, ca_sha256).bind(2, serial).run();
+    });
+    if (!walked) {
+      throw StorageError("database " + database.path() + ": the stored CRL of CA " + ca_sha256 +
+                         " cannot be read again to migrate its revoked serials");
+    }
+  }
+}
+
 using MigrationStep = void (*)(Database&);
 constexpr std::array<MigrationStep, Database::kSchemaVersion> kMigrations = {
-    migrateToV1, migrateToV2, migrateToV3};
+    migrateToV1, migrateToV2, migrateToV3, migrateToV4};
 
 // The connection each thread works on, per Database, while it is inside read() or transaction().
 struct Scope {

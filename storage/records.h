@@ -16,7 +16,7 @@ struct CertificateRecord {
   std::vector<unsigned char> der;
   std::string subject;  // RFC 2253
   std::string issuer;   // RFC 2253
-  std::string serial;   // upper-case hex
+  std::string serial;   // canonical text, see storage/serial_number.h: "-01", "00", "FF"
   UnixTime not_before = 0;
   UnixTime not_after = 0;
   std::string key_type;                 // "EC P-256", "RSA 2048", …

@@ -183,6 +183,59 @@ TEST_F(TrustMaterialTest, OutputDoesNotDependOnInputOrder) {
   }
 }
 
+std::string sha256Of(const TestCertificate& certificate) {
+  return Certificate::fromDer(certificate.der(), "x").record().sha256;
+}
+
+// A CA revoked by its issuer's CRL takes every client under it out of clients.map, whether or
+// not nginx checks CRLs itself; the warning says which certificate and which CRL.
+TEST_F(TrustMaterialTest, ARevokedIntermediateTakesItsClientsWithIt) {
+  TrustMaterial material =
+      buildTrustMaterial({view(root_, true, "root"), view(intermediate_, false, "intermediate"),
+                          view(bob_, false, "bob", TrustState::trusted),
+                          view(alice_, false, "alice", TrustState::trusted)},
+                         now());
+  const std::string intermediate_serial =
+      Certificate::fromDer(intermediate_.der(), "x").record().serial;
+  std::vector<std::pair<std::string, std::string>> asked;
+  removeRevokedClients(material, [&](const std::string& issuer, const std::string& serial) {
+    asked.emplace_back(issuer, serial);
+    return issuer == sha256Of(root_) && serial == intermediate_serial;
+  });
+  EXPECT_FALSE(mapHas(material, bob_));
+  EXPECT_TRUE(mapHas(material, alice_));
+  EXPECT_TRUE(warned(material,
+                     "trusted client test/bob is left out of clients.map: "
+                     "'CN=Issuing,O=certbridge test' (serial " +
+                         intermediate_serial +
+                         ") is revoked by the CRL of 'CN=Root,O=certbridge test'"));
+  EXPECT_EQ(std::count(asked.begin(), asked.end(),
+                       std::pair{sha256Of(intermediate_),
+                                 Certificate::fromDer(bob_.der(), "x").record().serial}),
+            1)
+      << "bob's own serial is asked of the intermediate's CRL";
+}
+
+TEST_F(TrustMaterialTest, RevocationMatchesTheExactSignedSerial) {
+  const TestCertificate minus_one =
+      TestCertificate::issue({.common_name = "minus-one", .serial_hex = "-01"}, &intermediate_);
+  const TestCertificate plus_255 =
+      TestCertificate::issue({.common_name = "plus-255", .serial_hex = "FF"}, &intermediate_);
+  TrustMaterial material =
+      buildTrustMaterial({view(root_, true, "root"), view(intermediate_, false, "intermediate"),
+                          view(minus_one, false, "minus-one", TrustState::trusted),
+                          view(plus_255, false, "plus-255", TrustState::trusted)},
+                         now());
+  removeRevokedClients(material, [&](const std::string& issuer, const std::string& serial) {
+    return issuer == sha256Of(intermediate_) && serial == "-01";
+  });
+  EXPECT_FALSE(mapHas(material, minus_one));
+  EXPECT_TRUE(mapHas(material, plus_255));
+  EXPECT_TRUE(warned(material,
+                     "'CN=minus-one,O=certbridge test' (serial -01) is revoked by the "
+                     "CRL of 'CN=Issuing,O=certbridge test'"));
+}
+
 TEST(Classify, MapsStoreTrustAndCertificateToARole) {
   const TestCertificate ca = TestCertificate::issue({.common_name = "CA", .ca = true}, nullptr);
   const TestCertificate client = TestCertificate::issue({.common_name = "c"}, &ca);

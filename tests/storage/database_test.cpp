@@ -5,10 +5,14 @@
 #include <filesystem>
 #include <future>
 #include <thread>
+#include <tuple>
 
+#include "agent/certificate.h"
 #include "storage/audit_log.h"
+#include "storage/crl_repository.h"
 #include "tests/support/shell.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_pki.h"
 
 namespace certbridge::storage {
 namespace {
@@ -112,6 +116,62 @@ TEST(Database, UpgradesAVersionOneDatabaseKeepingItsData) {
   EXPECT_EQ(sqlite(dir.file("v1.db"), "SELECT COUNT(*) FROM crls"), "0\n");
 }
 
+// A database made at version 3, with serials written the old way: a certificate's as OpenSSL's
+// BN_bn2hex ("-01" for -1), a CRL entry's as its magnitude ("FF" for -1, the text of 255).
+// Upgrading derives every serial again from the DER stored beside it.
+TEST(Database, UpgradesAVersionThreeDatabaseToExactSerials) {
+  using testing::TestCertificate;
+  testing::TempDir dir;
+  const std::string path = dir.file("v3.db");
+  { Database database(path); }
+  const TestCertificate ca = TestCertificate::issue({.common_name = "CA", .ca = true}, nullptr);
+  const auto hex = [](const std::vector<unsigned char>& der) {
+    return "X'" + agent::toHex(der) + "'";
+  };
+  std::string rows = "PRAGMA user_version = 3; ";
+  for (const auto& [name, serial_hex, old_text] : {std::tuple{"minus1", "-01", "-01"},
+                                                   {"plus255", "FF", "FF"},
+                                                   {"plus128", "0080", "80"},
+                                                   {"minus128", "-80", "-80"}}) {
+    const TestCertificate client =
+        TestCertificate::issue({.common_name = name, .serial_hex = serial_hex}, &ca);
+    rows += std::string("INSERT INTO certificates VALUES ('") + name + "', 's', " +
+            hex(client.der()) + ", 'CN=" + name + "', 'CN=CA', '" + old_text +
+            "', 0, 0, 'EC', '', 0, ''); ";
+  }
+  // The CRL revokes -1 and 128; the old rows said "FF" and "80".
+  rows += "INSERT INTO crls VALUES ('ca', 'CN=CA', '01', 0, NULL, 'store:x', 0, 'h', 2, " +
+          hex(ca.crlDer({"-01", "0080"})) +
+          "); INSERT INTO revoked_serials VALUES ('ca', 'FF'), ('ca', '80');";
+  sqlite(path, rows);
+  ASSERT_EQ(sqlite(path, "SELECT COUNT(*) FROM certificates"), "4\n");
+
+  { Database database(path); }
+  EXPECT_EQ(sqlite(path, "PRAGMA user_version"), std::to_string(Database::kSchemaVersion) + "\n");
+  EXPECT_EQ(sqlite(path, "SELECT sha256 || '=' || serial FROM certificates ORDER BY sha256"),
+            "minus1=-01\nminus128=-80\nplus128=80\nplus255=FF\n");
+  EXPECT_EQ(sqlite(path, "SELECT serial FROM revoked_serials ORDER BY serial"), "-01\n80\n");
+  Database database(path);
+  CrlRepository crls(database);
+  EXPECT_TRUE(crls.isRevoked("ca", "-01"));
+  EXPECT_FALSE(crls.isRevoked("ca", "FF")) << "255 is not -1";
+  EXPECT_TRUE(crls.isRevoked("ca", "80"));
+  EXPECT_FALSE(crls.isRevoked("ca", "-80"));
+}
+
+TEST(Database, AStoredCrlThatCannotBeReadStopsTheUpgradeAndChangesNothing) {
+  testing::TempDir dir;
+  const std::string path = dir.file("v3.db");
+  { Database database(path); }
+  sqlite(path,
+         "PRAGMA user_version = 3; INSERT INTO crls VALUES ('ca', 'CN=CA', '01', 0, NULL, "
+         "'store:x', 0, 'h', 1, X'3003020101'); INSERT INTO revoked_serials VALUES ('ca', 'FF');");
+  const std::string error = openError(path);
+  EXPECT_NE(error.find("the stored CRL of CA ca cannot be read again"), std::string::npos) << error;
+  EXPECT_EQ(sqlite(path, "PRAGMA user_version"), "3\n");
+  EXPECT_EQ(sqlite(path, "SELECT serial FROM revoked_serials"), "FF\n");
+}
+
 TEST(Database, ReopeningKeepsTheData) {
   testing::TempDir dir;
   {
@@ -211,7 +271,8 @@ TEST(Database, UpgradesAVersionTwoDatabaseKeepingItsHistory) {
          "INSERT INTO publish_history (at, result, client_ca_sha256, clients_map_sha256, "
          "mtls_conf_sha256, detail) VALUES (7, 'published', 'a', 'b', 'c', 'kept');");
   { Database database(dir.file("v2.db")); }
-  EXPECT_EQ(sqlite(dir.file("v2.db"), "PRAGMA user_version"), "3\n");
+  EXPECT_EQ(sqlite(dir.file("v2.db"), "PRAGMA user_version"),
+            std::to_string(Database::kSchemaVersion) + "\n");
   EXPECT_EQ(sqlite(dir.file("v2.db"), "SELECT detail FROM publish_history"), "kept\n");
   EXPECT_EQ(sqlite(dir.file("v2.db"), "SELECT COUNT(*) FROM publish_totals"), "0\n");
 }

@@ -90,7 +90,12 @@ TestCertificate TestCertificate::issue(const CertificateSpec& spec, const TestCe
     serial_bytes[i] = static_cast<unsigned char>(*spec.serial >> (56 - 8 * i));
   }
   serial_bytes[0] &= 0x7f;
-  const agent::BignumPtr serial(BN_bin2bn(serial_bytes, sizeof(serial_bytes), nullptr));
+  agent::BignumPtr serial(BN_bin2bn(serial_bytes, sizeof(serial_bytes), nullptr));
+  if (!spec.serial_hex.empty()) {
+    BIGNUM* exact = nullptr;
+    check(BN_hex2bn(&exact, spec.serial_hex.c_str()), "serial_hex");
+    serial.reset(exact);
+  }
   BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(certificate));
 
   X509_gmtime_adj(X509_getm_notBefore(certificate), static_cast<long>(spec.not_before_offset));
@@ -124,6 +129,40 @@ TestCertificate TestCertificate::issue(const CertificateSpec& spec, const TestCe
   return result;
 }
 
+TestCertificate TestCertificate::fromPem(const std::string& certificate_pem,
+                                         const std::string& key_pem) {
+  TestCertificate result;
+  const agent::BioPtr certificate_bio(
+      BIO_new_mem_buf(certificate_pem.data(), static_cast<int>(certificate_pem.size())));
+  result.certificate_.reset(PEM_read_bio_X509(certificate_bio.get(), nullptr, nullptr, nullptr));
+  check(result.certificate_ != nullptr, "reading the certificate PEM");
+  const agent::BioPtr key_bio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
+  result.key_.reset(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  check(result.key_ != nullptr, "reading the key PEM");
+  return result;
+}
+
+namespace {
+
+using ExtensionPtr = std::unique_ptr<X509_EXTENSION, decltype(&X509_EXTENSION_free)>;
+
+ExtensionPtr rawExtension(const RawExtension& raw) {
+  const std::unique_ptr<ASN1_OBJECT, decltype(&ASN1_OBJECT_free)> oid(
+      OBJ_txt2obj(raw.oid.c_str(), 1), &ASN1_OBJECT_free);
+  check(oid != nullptr, "extension OID");
+  const std::unique_ptr<ASN1_OCTET_STRING, decltype(&ASN1_OCTET_STRING_free)> value(
+      ASN1_OCTET_STRING_new(), &ASN1_OCTET_STRING_free);
+  check(ASN1_OCTET_STRING_set(value.get(), raw.value.data(), static_cast<int>(raw.value.size())),
+        "extension value");
+  ExtensionPtr extension(
+      X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), raw.critical ? 1 : 0, value.get()),
+      &X509_EXTENSION_free);
+  check(extension != nullptr, "extension");
+  return extension;
+}
+
+}  // namespace
+
 std::vector<unsigned char> TestCertificate::crlDer(const CrlSpec& spec) const {
   const agent::X509CrlPtr crl(X509_CRL_new());
   check(X509_CRL_set_version(crl.get(), 1), "CRL version");
@@ -144,6 +183,9 @@ std::vector<unsigned char> TestCertificate::crlDer(const CrlSpec& spec) const {
         BN_to_ASN1_INTEGER(number, nullptr), &ASN1_INTEGER_free);
     X509_REVOKED_set_serialNumber(revoked, serial.get());
     X509_REVOKED_set_revocationDate(revoked, this_update.get());
+    for (const RawExtension& raw : spec.entry_extensions) {
+      check(X509_REVOKED_add_ext(revoked, rawExtension(raw).get(), -1), "entry extension");
+    }
     check(X509_CRL_add0_revoked(crl.get(), revoked), "revoked entry");  // takes ownership
   }
   if (spec.number > 0) {
@@ -151,6 +193,9 @@ std::vector<unsigned char> TestCertificate::crlDer(const CrlSpec& spec) const {
                                                                              &ASN1_INTEGER_free);
     ASN1_INTEGER_set_int64(number.get(), spec.number);
     check(X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0), "crlNumber");
+  }
+  for (const RawExtension& raw : spec.extensions) {
+    check(X509_CRL_add_ext(crl.get(), rawExtension(raw).get(), -1), "CRL extension");
   }
   check(X509_CRL_sort(crl.get()), "sort");
   check(X509_CRL_sign(crl.get(), key_.get(), EVP_sha256()), "CRL signing");
