@@ -37,13 +37,16 @@ struct PublishOutcome {
 
 std::string toString(PublishOutcome::Result result);
 
-// Puts rendered files in place for nginx without ever leaving it with a broken or half-written
-// set: each changed file is written to a temporary name and fsynced; the current files are kept
-// as *.certbridge-previous; the new ones are renamed into place; the test command checks the
-// whole configuration; nginx is reloaded; on any failure the previous files come back before
-// anything reloads. Identical content is neither written nor reloaded. A publish interrupted by a
-// crash is rolled back at the start of the next one. One NginxPublisher per output directory;
-// an advisory lock keeps two agents from publishing into the same directory at once.
+// Puts rendered files in place for nginx without ever reloading it with a broken or
+// half-written set: each changed file is written to a temporary name and fsynced; the current
+// files are kept as *.certbridge-previous; the new ones are renamed into place; the test command
+// checks the whole configuration (it can only read them in place: nginx.conf names the paths);
+// nginx is reloaded; on any failure, a command past its deadline included, the previous files
+// come back before anything reloads. Between the rename and the test's verdict the files in
+// place are untested (PublishOutcome::untested_window). Identical content is neither written nor
+// reloaded. A publish interrupted by a crash is rolled back at the start of the next one. One
+// NginxPublisher per output directory; an advisory lock, taken with a timeout, keeps two agents
+// from publishing into the same directory at once.
 class NginxPublisher {
  public:
   explicit NginxPublisher(NginxSettings settings);

@@ -110,9 +110,11 @@ std::vector<unsigned char> fetchUrl(const std::string& url, const FetchLimits& l
     }
     try {
       Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
-      session.setTimeout(Poco::Timespan(limits.connect_timeout.count(), 0),
-                         Poco::Timespan(limits.read_timeout.count(), 0),
-                         Poco::Timespan(limits.read_timeout.count(), 0));
+      // The configuration bounds both timeouts far below what a 32-bit long holds.
+      const auto connect_seconds = static_cast<long>(limits.connect_timeout.count());
+      const auto read_seconds = static_cast<long>(limits.read_timeout.count());
+      session.setTimeout(Poco::Timespan(connect_seconds, 0), Poco::Timespan(read_seconds, 0),
+                         Poco::Timespan(read_seconds, 0));
       Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, uri.getPathAndQuery(),
                                      Poco::Net::HTTPMessage::HTTP_1_1);
       request.set("User-Agent", "certbridge");

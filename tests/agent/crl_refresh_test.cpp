@@ -109,7 +109,8 @@ TEST_F(CrlRefreshTest, SourcesAreTriedInOrderUntilOneWorks) {
   EXPECT_EQ(held()->source, server_.url("/second.crl"));
 }
 
-// Each failure of item 2 is recorded with its reason, and the CRL held before stays in use.
+// Each failure of item 3 (README, CRLs) is recorded with its reason, and the CRL held before stays
+// in use.
 TEST_F(CrlRefreshTest, EachFetchFailureIsRecordedAndKeepsTheHeldCrl) {
   holdNumberFive();
   const int closed_port = testing::freeLoopbackPort();
@@ -169,7 +170,8 @@ TEST_F(CrlRefreshTest, RedirectsAreFollowedAtMostThreeTimes) {
   EXPECT_EQ(server_.requests("/loop"), 4);
 }
 
-// Each refusal of item 3: the CRL is not stored, the reason is recorded, the held one stays.
+// Each refusal of item 4 (README, CRLs): the CRL is not stored, the reason is recorded, the held
+// one stays.
 TEST_F(CrlRefreshTest, EachVerificationFailureIsRefused) {
   holdNumberFive();
   const TestCertificate other =
