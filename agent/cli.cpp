@@ -454,6 +454,7 @@ int commandDoctor(const std::vector<std::string>& options, const AgentConfig& co
                   std::ostream& out) {
   DoctorOptions doctor;
   doctor.dump_command = config.nginx.dump_command;
+  doctor.command_timeout = config.nginx.command_timeout;
   doctor.working_directory = config.nginx.working_directory;
   doctor.crl_margin = config.crl.warning_margin;
   doctor.now = unixNow();

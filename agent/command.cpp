@@ -1,12 +1,8 @@
 #include "agent/command.h"
 
-#include <Poco/Exception.h>
-#include <Poco/Pipe.h>
-#include <Poco/PipeStream.h>
-#include <Poco/Process.h>
-#include <Poco/StreamCopier.h>
-
 #include <stdexcept>
+
+#include "platform/child_process.h"
 
 namespace certbridge::agent {
 
@@ -45,33 +41,31 @@ std::vector<std::string> splitCommandLine(const std::string& command_line) {
   return arguments;
 }
 
-CommandResult runCommand(const std::string& command_line, const std::string& working_directory) {
-  std::vector<std::string> arguments = splitCommandLine(command_line);
+CommandResult runCommand(const std::string& command_line, const std::string& working_directory,
+                         std::chrono::seconds timeout) {
+  const std::vector<std::string> arguments = splitCommandLine(command_line);
   if (arguments.empty()) {
     throw std::invalid_argument("empty command");
   }
-  const std::string program = arguments.front();
-  arguments.erase(arguments.begin());
-
-  Poco::Pipe output_pipe;
-  CommandResult result;
-  try {
-    Poco::ProcessHandle handle =
-        working_directory.empty()
-            ? Poco::Process::launch(program, arguments, nullptr, &output_pipe, &output_pipe)
-            : Poco::Process::launch(program, arguments, working_directory, nullptr, &output_pipe,
-                                    &output_pipe);
-    Poco::PipeInputStream output(output_pipe);
-    Poco::StreamCopier::copyToString(output, result.output);
-    result.exit_code = handle.wait();
-  } catch (const Poco::Exception& error) {
-    throw std::runtime_error("cannot run '" + command_line + "': " + error.displayText());
-  }
-  // Poco reports a failed exec in the child as exit code 72 with nothing printed.
-  if (result.exit_code == 72 && result.output.empty()) {
-    result.output = "could not start '" + program + "' (not found on PATH or not executable)";
+  const platform::ChildProcessResult child =
+      platform::runChildProcess(arguments, working_directory, timeout);
+  CommandResult result{child.exit_code, child.output, child.timed_out};
+  if (result.timed_out) {
+    if (!result.output.empty() && result.output.back() != '\n') {
+      result.output += '\n';
+    }
+    result.output += "timed out after " + std::to_string(timeout.count()) +
+                     " s; it and every process it started were killed";
   }
   return result;
+}
+
+std::string describeFailure(const std::string& command_line, const CommandResult& result,
+                            std::chrono::seconds timeout) {
+  if (result.timed_out) {
+    return "'" + command_line + "' timed out after " + std::to_string(timeout.count()) + " s";
+  }
+  return "'" + command_line + "' exited with " + std::to_string(result.exit_code);
 }
 
 }  // namespace certbridge::agent

@@ -4,12 +4,14 @@
 #include <Poco/Exception.h>
 #include <Poco/Util/IniFileConfiguration.h>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "web/password.h"
 
@@ -22,7 +24,7 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"storage", {"path", "busy_timeout_ms", "history_days"}},
     {"nginx",
      {"output_dir", "test_command", "reload_command", "pid_file", "dump_command",
-      "working_directory"}},
+      "working_directory", "command_timeout"}},
     {"sync", {"interval"}},
     {"log", {"level", "file"}},
     {"web",
@@ -30,7 +32,32 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
       "threads", "session_timeout"}},
     {"crl",
      {"enabled", "missing", "max_size", "connect_timeout", "read_timeout", "refresh_at", "min_lead",
-      "retry_initial", "retry_max", "warning_margin"}},
+      "retry_initial", "retry_max", "warning_margin", "upload_cdps", "allowed_hosts"}},
+};
+
+// The range of every numeric key, checked at load. The bounds keep every later computation
+// (seconds to milliseconds, deadlines as now + value, doubling back-offs) far from overflow,
+// and say what is sensible: a value outside them is a typing mistake, not a wish.
+struct NumericRange {
+  long long minimum;
+  long long maximum;
+};
+const std::map<std::string, NumericRange> kNumericRanges = {
+    {"storage.busy_timeout_ms", {1, 600'000}},  // up to 10 minutes
+    {"storage.history_days", {1, 36'500}},      // up to 100 years
+    {"nginx.command_timeout", {1, 3'600}},      // up to an hour
+    {"sync.interval", {1, 604'800}},            // up to a week
+    {"web.max_body", {1, 67'108'864}},          // up to 64 MiB
+    {"web.threads", {1, 64}},                   //
+    {"web.session_timeout", {60, 2'592'000}},   // a minute to 30 days
+    {"crl.max_size", {1, 1'073'741'824}},       // up to 1 GiB
+    {"crl.connect_timeout", {1, 300}},          // up to 5 minutes
+    {"crl.read_timeout", {1, 3'600}},           // up to an hour
+    {"crl.refresh_at", {1, 99}},                // percent
+    {"crl.min_lead", {1, 31'536'000}},          // up to a year
+    {"crl.retry_initial", {1, 86'400}},         // up to a day
+    {"crl.retry_max", {1, 2'592'000}},          // up to 30 days
+    {"crl.warning_margin", {1, 31'536'000}},    // up to a year
 };
 const std::set<std::string> kStoreKeys = {"type", "path", "location", "stores", "policy"};
 const std::set<std::string> kLogLevels = {"fatal",  "critical",    "error", "warning",
@@ -44,6 +71,21 @@ std::string joined(const std::set<std::string>& names) {
   return text;
 }
 
+// Poco's INI reader knows only ';' comments and takes a '#' line for a key. Whole-line '#'
+// comments become empty lines here, so that line numbers stay as in the file.
+std::string withoutHashCommentLines(const std::string& path) {
+  std::ifstream stream(path, std::ios::binary);
+  std::string result;
+  for (std::string line; std::getline(stream, line);) {
+    const auto first = line.find_first_not_of(" \t");
+    if (first != std::string::npos && line[first] == '#') {
+      line.clear();
+    }
+    result += line + "\n";
+  }
+  return result;
+}
+
 class IniReader {
  public:
   explicit IniReader(const std::string& path) : path_(path) {
@@ -52,7 +94,8 @@ class IniReader {
                         (std::filesystem::exists(path) ? "permission denied" : "no such file"));
     }
     try {
-      ini_ = Poco::makeAuto<Poco::Util::IniFileConfiguration>(path);
+      std::istringstream text(withoutHashCommentLines(path));
+      ini_ = Poco::makeAuto<Poco::Util::IniFileConfiguration>(text);
     } catch (const Poco::Exception& error) {
       throw ConfigError("cannot parse configuration file " + path + ": " + error.displayText());
     }
@@ -102,17 +145,23 @@ class IniReader {
     fail(key, "is '" + value + "'; expected true or false");
   }
 
+  // A whole number within the key's documented range (kNumericRanges; every minimum is 1 or
+  // more).
   long long positive(const std::string& key, long long fallback) const {
+    const NumericRange& range = kNumericRanges.at(key);
     if (!has(key)) {
       return fallback;
     }
     const std::string value = text(key);
-    long long number = 0;
-    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-    if (error != std::errc() || end != value.data() + value.size() || number <= 0) {
-      fail(key, "is '" + value + "'; expected a whole number greater than 0");
+    const std::string expected = "expected a whole number from " + std::to_string(range.minimum) +
+                                 " to " + std::to_string(range.maximum);
+    long long parsed = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+    if (error != std::errc() || end != value.data() + value.size() || parsed < range.minimum ||
+        parsed > range.maximum) {
+      fail(key, "is '" + value + "'; " + expected);
     }
-    return number;
+    return parsed;
   }
 
   [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
@@ -155,8 +204,8 @@ void rejectUnknownKeys(const IniReader& reader) {
     const auto known = kKnownKeys.find(section);
     if (known == kKnownKeys.end()) {
       reader.fail(section,
-                  "names an unknown section; known: storage, store.NAME, nginx, "
-                  "sync, log");
+                  "names an unknown section; known: storage, store.NAME, nginx, sync, log, "
+                  "web, crl, crl.urls");
     }
     for (const std::string& key : keys) {
       if (!known->second.contains(key)) {
@@ -238,6 +287,11 @@ AgentConfig loadConfig(const std::string& path) {
     } else {
       reader.fail(prefix + "type", "is '" + store.type + "'; expected nss or cryptoapi");
     }
+    if (name == "uploads") {
+      reader.fail("store.uploads",
+                  "names the pseudo-store of certificates uploaded through the "
+                  "web page; give the store another name");
+    }
     store.policy = reader.text(prefix + "policy", "auto");
     if (store.policy != "auto" && store.policy != "manual") {
       reader.fail(prefix + "policy", "is '" + store.policy + "'; expected auto or manual");
@@ -267,6 +321,8 @@ AgentConfig loadConfig(const std::string& path) {
     reader.fail("nginx.working_directory",
                 "is '" + config.nginx.working_directory + "', which is not a folder");
   }
+  config.nginx.command_timeout = std::chrono::seconds(
+      reader.positive("nginx.command_timeout", config.nginx.command_timeout.count()));
   for (const char* key : {"nginx.test_command", "nginx.reload_command", "nginx.dump_command"}) {
     if (reader.has(key) && reader.text(key).empty()) {
       reader.fail(key, "is empty; expected a command such as 'nginx -t'");
@@ -292,9 +348,28 @@ AgentConfig loadConfig(const std::string& path) {
   crl.retry_max = seconds("crl.retry_max", crl.retry_max);
   crl.warning_margin = seconds("crl.warning_margin", crl.warning_margin);
   crl.refresh_at_percent = static_cast<int>(reader.positive("crl.refresh_at", 80));
-  if (crl.refresh_at_percent >= 100) {
-    reader.fail("crl.refresh_at", "is " + std::to_string(crl.refresh_at_percent) +
-                                      "; expected a percentage of the CRL's validity below 100");
+  if (crl.retry_max < crl.retry_initial) {
+    reader.fail("crl.retry_max", "is " + std::to_string(crl.retry_max.count()) +
+                                     ", less than crl.retry_initial (" +
+                                     std::to_string(crl.retry_initial.count()) + ")");
+  }
+  crl.upload_cdps = reader.boolean("crl.upload_cdps", crl.upload_cdps);
+  std::istringstream host_patterns(reader.text("crl.allowed_hosts", ""));
+  for (std::string pattern; host_patterns >> pattern;) {
+    if (!pattern.empty() && pattern.back() == ',') {
+      pattern.pop_back();
+    }
+    std::transform(pattern.begin(), pattern.end(), pattern.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string_view rest =
+        pattern.starts_with("*.") ? std::string_view(pattern).substr(2) : std::string_view(pattern);
+    if (rest.empty() ||
+        rest.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-:[]") != std::string::npos) {
+      reader.fail("crl.allowed_hosts", "has '" + pattern +
+                                           "'; expected host names, IP addresses or *.DOMAIN "
+                                           "patterns separated by spaces");
+    }
+    crl.allowed_hosts.push_back(pattern);
   }
   config.web_enabled = reader.boolean("web.enabled", true);
   web::WebSettings& web = config.web;

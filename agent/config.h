@@ -47,6 +47,12 @@ struct CrlSettings {
   std::chrono::seconds retry_max{3600};
   std::chrono::seconds warning_margin{86400};
   std::map<std::string, std::vector<std::string>> extra_urls;  // CA SHA-256 → URLs
+  // Distribution points named in uploaded certificates are fetched only when this is set: an
+  // upload would otherwise be a request to make the agent fetch any URL.
+  bool upload_cdps = false;
+  // When not empty, distribution points are fetched only from these hosts: exact names or
+  // addresses, or "*.example.com" for any name under example.com. Lower case.
+  std::vector<std::string> allowed_hosts;
 };
 
 // Everything the agent reads from its INI file, validated.

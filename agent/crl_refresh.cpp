@@ -1,10 +1,15 @@
 #include "agent/crl_refresh.h"
 
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+
 #include <algorithm>
 #include <sstream>
 
 #include "agent/crl.h"
+#include "agent/der_reader.h"
 #include "agent/url_fetcher.h"
+#include "storage/certificate_repository.h"
 
 namespace certbridge::agent {
 namespace {
@@ -20,13 +25,51 @@ int compareNumbers(const std::string& left, const std::string& right) {
   return left.compare(right);
 }
 
-void addUnique(std::vector<std::string>& urls, const std::string& url) {
-  if (std::find(urls.begin(), urls.end(), url) == urls.end()) {
-    urls.push_back(url);
+void addUnique(std::vector<std::string>& texts, const std::string& text) {
+  if (std::find(texts.begin(), texts.end(), text) == texts.end()) {
+    texts.push_back(text);
   }
 }
 
+// The host of an http:// URL, for [crl] allowed_hosts; empty when it has none.
+std::string hostOf(const std::string& url) {
+  try {
+    return Poco::URI(url).getHost();
+  } catch (const Poco::Exception&) {
+    return "";
+  }
+}
+
+// Whether a certificate is held by an OS store, not only by the web page's "uploads"
+// pseudo-store. `sources` lists "store/nickname" pairs; the nickname of an upload is "uploaded by
+// ACTOR", and no OS store may be called "uploads" (the configuration refuses the name).
+bool heldByAnOsStore(const storage::CertificateView& view) {
+  const std::string upload_prefix = std::string(storage::CertificateRepository::kUploadStore) + "/";
+  std::size_t start = 0;
+  while (start < view.sources.size()) {
+    std::size_t end = view.sources.find(", ", start);
+    if (end == std::string::npos) {
+      end = view.sources.size();
+    }
+    if (view.sources.compare(start, upload_prefix.size(), upload_prefix) != 0) {
+      return true;
+    }
+    start = end + 2;
+  }
+  return false;
+}
+
 }  // namespace
+
+std::string toString(CrlRefreshOutcome outcome) {
+  switch (outcome) {
+    case CrlRefreshOutcome::updated: return "updated";
+    case CrlRefreshOutcome::unchanged: return "unchanged";
+    case CrlRefreshOutcome::failed: return "failed";
+    case CrlRefreshOutcome::not_due: return "not due";
+  }
+  return "failed";
+}
 
 CrlSources findCrlSources(const Certificate& ca,
                           const std::vector<storage::CertificateView>& certificates,
@@ -36,27 +79,46 @@ CrlSources findCrlSources(const Certificate& ca,
   for (const auto& [store, crl] : store_crls) {
     sources.store_crls.emplace_back("store:" + store, crl.der);
   }
-  const auto addPoints = [&](const std::string& points) {
+  const auto addPoints = [&](const std::string& points, const std::string& named_by,
+                             bool uploaded) {
     std::istringstream words(points);
     for (std::string url; words >> url;) {
-      if (url.starts_with("http://") || url.starts_with("file://")) {
-        addUnique(sources.urls, url);
+      const std::string where = url + " (named by " + named_by + ")";
+      if (uploaded && !settings.upload_cdps) {
+        addUnique(sources.refused, where +
+                                       ": not fetched, the certificate was uploaded through "
+                                       "the web page and [crl] upload_cdps is off");
+      } else if (url.starts_with("file://")) {
+        addUnique(sources.refused, where + ": file:// is read only from [crl.urls]");
+      } else if (!url.starts_with("http://")) {
+        continue;  // https://, ldap://: not fetched, as documented
+      } else if (!settings.allowed_hosts.empty() &&
+                 !hostMatches(hostOf(url), settings.allowed_hosts)) {
+        addUnique(sources.refused,
+                  where + ": host '" + hostOf(url) + "' is not in [crl] allowed_hosts");
+      } else if (std::find(sources.urls.begin(), sources.urls.end(), CrlUrl{url, false}) ==
+                 sources.urls.end()) {
+        sources.urls.push_back(CrlUrl{url, false});
       }
     }
   };
   if (ca.isSelfSigned()) {
-    addPoints(ca.record().crl_distribution_points);
+    addPoints(ca.record().crl_distribution_points, "the CA itself", false);
   }
   for (const storage::CertificateView& view : certificates) {
     if (view.present && view.certificate.issuer == ca.record().subject &&
         view.certificate.sha256 != ca.record().sha256) {
-      addPoints(view.certificate.crl_distribution_points);
+      addPoints(view.certificate.crl_distribution_points, "'" + view.certificate.subject + "'",
+                !heldByAnOsStore(view));
     }
   }
   if (const auto extra = settings.extra_urls.find(ca.record().sha256);
       extra != settings.extra_urls.end()) {
     for (const std::string& url : extra->second) {
-      addUnique(sources.urls, url);
+      if (std::find(sources.urls.begin(), sources.urls.end(), CrlUrl{url, true}) ==
+          sources.urls.end()) {
+        sources.urls.push_back(CrlUrl{url, true});
+      }
     }
   }
   return sources;
@@ -66,60 +128,71 @@ CrlRefresher::CrlRefresher(const CrlSettings& settings, storage::Database& datab
                            Poco::Logger& logger)
     : settings_(settings), crls_(database), logger_(logger), random_(std::random_device{}()) {}
 
-std::string CrlRefresher::consider(const Certificate& ca, std::span<const unsigned char> der,
-                                   const std::string& source, std::int64_t now, bool& stored) {
-  stored = false;
+CrlRefresher::Consideration CrlRefresher::consider(const Certificate& ca,
+                                                   std::span<const unsigned char> der,
+                                                   const std::string& source, std::int64_t now) {
+  const auto refused = [](std::string reason) {
+    return Consideration{Verdict::refused, std::move(reason)};
+  };
+  std::optional<Crl> parsed;
   try {
-    const Crl crl = Crl::parse(der, "CRL from " + source);
-    if (!crl.isIssuedBy(ca)) {
-      return "issued by '" + crl.issuer() + "', not by this CA";
+    parsed.emplace(Crl::parse(der, "CRL from " + source));
+    if (!parsed->isIssuedBy(ca)) {
+      return refused("issued by '" + parsed->issuer() + "', not by this CA");
     }
-    crl.verifySignature(ca);
-    if (crl.thisUpdate() > now + kClockSkew) {
-      return "thisUpdate is in the future";
+    parsed->verifySignature(ca);
+  } catch (const CrlError& error) {
+    return refused(error.what());
+  } catch (const DerError& error) {
+    return refused(error.what());
+  }
+  const Crl& crl = *parsed;
+  if (crl.thisUpdate() > now + kClockSkew) {
+    return refused("thisUpdate is in the future");
+  }
+  if (crl.nextUpdate() && *crl.nextUpdate() <= now) {
+    return refused("expired (nextUpdate has passed)");
+  }
+  const std::optional<storage::CrlRecord> held = crls_.current(ca.record().sha256);
+  if (held) {
+    int order = 0;
+    if (held->number && crl.number()) {
+      order = compareNumbers(*crl.number(), *held->number);
     }
-    if (crl.nextUpdate() && *crl.nextUpdate() <= now) {
-      return "expired (nextUpdate has passed)";
+    if (order == 0) {
+      order = crl.thisUpdate() < held->this_update ? -1 : crl.thisUpdate() > held->this_update;
     }
-    const std::optional<storage::CrlRecord> held = crls_.current(ca.record().sha256);
-    if (held) {
-      int order = 0;
-      if (held->number && crl.number()) {
-        order = compareNumbers(*crl.number(), *held->number);
-      }
-      if (order == 0) {
-        order = crl.thisUpdate() < held->this_update ? -1 : crl.thisUpdate() > held->this_update;
-      }
-      if (order < 0) {
-        return "older than the CRL held (number " + held->number.value_or("none") + ")";
-      }
-      if (order == 0) {
-        return "not newer than the CRL held";
-      }
+    if (order < 0) {
+      return refused("older than the CRL held (number " + held->number.value_or("none") + ")");
     }
-    storage::CrlRecord record;
-    record.ca_sha256 = ca.record().sha256;
-    record.issuer = crl.issuer();
-    record.number = crl.number();
-    record.this_update = crl.thisUpdate();
-    record.next_update = crl.nextUpdate();
-    record.source = source;
-    record.fetched_at = now;
-    record.sha256 = sha256Hex(der);
+    if (order == 0) {
+      return Consideration{Verdict::not_newer, "not newer than the CRL held"};
+    }
+  }
+  storage::CrlRecord record;
+  record.ca_sha256 = ca.record().sha256;
+  record.issuer = crl.issuer();
+  record.number = crl.number();
+  record.this_update = crl.thisUpdate();
+  record.next_update = crl.nextUpdate();
+  record.source = source;
+  record.fetched_at = now;
+  record.sha256 = sha256Hex(der);
+  try {
     crls_.replace(record, der, [&](const auto& insert) {
       return static_cast<std::int64_t>(crl.forEachRevokedSerial(insert));
     });
-    stored = true;
-    return "";
-  } catch (const std::exception& error) {
-    return error.what();
+  } catch (const CrlError& error) {
+    // A malformed revoked entry, found while storing them (the transaction is rolled back).
+    return refused(error.what());
   }
+  return Consideration{Verdict::stored, ""};
 }
 
 CrlRefreshResult CrlRefresher::refresh(const Certificate& ca, const CrlSources& sources,
                                        std::int64_t now, bool force) {
   const std::string& ca_sha256 = ca.record().sha256;
-  CrlRefreshResult result{ca.record().subject, "not due", ""};
+  CrlRefreshResult result{ca.record().subject, CrlRefreshOutcome::not_due, ""};
   storage::CrlFetchState state = crls_.fetchState(ca_sha256).value_or(
       storage::CrlFetchState{ca_sha256, std::nullopt, std::nullopt, "", "", 0});
   std::optional<storage::CrlRecord> held = crls_.current(ca_sha256);
@@ -127,15 +200,19 @@ CrlRefreshResult CrlRefresher::refresh(const Certificate& ca, const CrlSources& 
 
   std::vector<std::string> reasons;
   bool updated = false;
+  // Whether every source that answered gave a CRL no newer than the one held, and none failed.
+  bool only_not_newer = true;
   const auto attempt = [&](const std::string& source, std::span<const unsigned char> der) {
-    bool stored = false;
-    const std::string reason = consider(ca, der, source, now, stored);
-    if (stored) {
+    const Consideration consideration = consider(ca, der, source, now);
+    if (consideration.verdict == Verdict::stored) {
       updated = true;
       logger_.information("CRL for '%s' updated from %s", ca.record().subject, source);
-    } else {
-      reasons.push_back(source + ": " + reason);
+      return;
     }
+    if (consideration.verdict != Verdict::not_newer) {
+      only_not_newer = false;
+    }
+    reasons.push_back(source + ": " + consideration.reason);
   };
 
   for (const auto& [source, der] : sources.store_crls) {
@@ -148,48 +225,58 @@ CrlRefreshResult CrlRefresher::refresh(const Certificate& ca, const CrlSources& 
     if (updated) {
       state.next_fetch_at = plannedFetch(*held, now);
       crls_.saveFetchState(state);
-      result.result = "updated";
+      result.result = CrlRefreshOutcome::updated;
     }
     return result;
   }
 
-  const FetchLimits limits{settings_.max_size, settings_.connect_timeout, settings_.read_timeout,
-                           3};
-  for (const std::string& url : sources.urls) {
+  for (const CrlUrl& source : sources.urls) {
     if (updated) {
       break;
     }
-    try {
-      const std::vector<unsigned char> der = crlDerFromBytes(fetchUrl(url, limits), url);
-      attempt(url, der);
-    } catch (const std::exception& error) {
-      reasons.push_back(error.what());
+    FetchLimits limits{settings_.max_size, settings_.connect_timeout, settings_.read_timeout, 3};
+    limits.allow_file = source.configured;
+    if (!source.configured) {
+      limits.allowed_hosts = settings_.allowed_hosts;
     }
+    std::vector<unsigned char> der;
+    try {
+      der = crlDerFromBytes(fetchUrl(source.url, limits), source.url);
+    } catch (const FetchError& error) {
+      only_not_newer = false;
+      reasons.push_back(error.what());
+      continue;
+    } catch (const CrlError& error) {
+      only_not_newer = false;
+      reasons.push_back(error.what());
+      continue;
+    }
+    attempt(source.url, der);
   }
   held = crls_.current(ca_sha256);
 
   state.last_attempt_at = now;
   if (updated) {
-    result.result = state.last_result = "updated";
+    result.result = CrlRefreshOutcome::updated;
+    state.last_result = toString(result.result);
     state.last_error.clear();
     state.failures = 0;
     state.next_fetch_at = plannedFetch(*held, now);
   } else {
+    const bool held_valid = held && (!held->next_update || *held->next_update > now);
+    const bool nothing_newer_yet = held_valid && !reasons.empty() && only_not_newer;
+    if (sources.store_crls.empty() && sources.urls.empty()) {
+      reasons.assign(1,
+                     "no source: no store holds its CRL, no certificate it issued names a usable "
+                     "CRL distribution point, and [crl.urls] has none for it");
+    }
+    reasons.insert(reasons.end(), sources.refused.begin(), sources.refused.end());
     std::string detail;
     for (const std::string& reason : reasons) {
       detail += (detail.empty() ? "" : "; ") + reason;
     }
-    if (sources.store_crls.empty() && sources.urls.empty()) {
-      detail =
-          "no source: no store holds its CRL, no certificate it issued names a CRL "
-          "distribution point, and [crl.urls] has none for it";
-    }
-    const bool held_valid = held && (!held->next_update || *held->next_update > now);
-    const bool nothing_newer_yet = held_valid && !reasons.empty() &&
-                                   std::all_of(reasons.begin(), reasons.end(), [](const auto& r) {
-                                     return r.find("not newer than") != std::string::npos;
-                                   });
-    result.result = state.last_result = nothing_newer_yet ? "unchanged" : "failed";
+    result.result = nothing_newer_yet ? CrlRefreshOutcome::unchanged : CrlRefreshOutcome::failed;
+    state.last_result = toString(result.result);
     state.last_error = detail;
     const std::int64_t planned = held_valid ? plannedFetch(*held, now) : now;
     if (planned > now) {

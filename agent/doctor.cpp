@@ -773,11 +773,14 @@ std::vector<CheckResult> translateDumpFailure(const CommandResult& result,
     }
   }
   if (checks.empty()) {
-    checks.push_back(check("nginx_config", CheckStatus::fail,
-                           "'" + command + "' failed (exit " + std::to_string(result.exit_code) +
-                               "): " + result.output,
-                           "set [nginx] dump_command to the command that prints nginx's "
-                           "configuration (nginx -T, with -p/-c as nginx is started)"));
+    checks.push_back(
+        check("nginx_config", CheckStatus::fail,
+              "'" + command + "' " +
+                  (result.timed_out ? std::string("did not finish")
+                                    : "failed (exit " + std::to_string(result.exit_code) + ")") +
+                  ": " + result.output,
+              "set [nginx] dump_command to the command that prints nginx's "
+              "configuration (nginx -T, with -p/-c as nginx is started)"));
   }
   return checks;
 }
@@ -1011,7 +1014,7 @@ DoctorReport diagnose(const DoctorOptions& options) {
   }
   CommandResult dump;
   try {
-    dump = runCommand(options.dump_command, options.working_directory);
+    dump = runCommand(options.dump_command, options.working_directory, options.command_timeout);
   } catch (const std::exception& error) {
     dump.exit_code = -1;
     dump.output = error.what();

@@ -36,10 +36,11 @@ struct DoctorReport {
 
 struct DoctorOptions {
   std::string dump_command = "nginx -T";
-  std::string working_directory;        // where dump_command runs
-  std::optional<std::string> endpoint;  // HOST:PORT for the live handshake checks
-  std::string server_name;              // SNI and Host for the endpoint; empty: the host
-  std::string client_certificate;       // files for endpoint_client; both or neither
+  std::string working_directory;             // where dump_command runs
+  std::chrono::seconds command_timeout{30};  // [nginx] command_timeout for dump_command
+  std::optional<std::string> endpoint;       // HOST:PORT for the live handshake checks
+  std::string server_name;                   // SNI and Host for the endpoint; empty: the host
+  std::string client_certificate;            // files for endpoint_client; both or neither
   std::string client_key;
   std::int64_t now = 0;
   std::chrono::seconds expiry_margin{30 * 86400};  // certificates

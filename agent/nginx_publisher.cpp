@@ -1,6 +1,7 @@
 #include "agent/nginx_publisher.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -77,6 +78,12 @@ void discardBackups(const fs::path& directory, const std::vector<std::string>& n
   }
 }
 
+// Long enough for another publish to run its test and reload commands to their deadlines.
+std::chrono::milliseconds lockTimeout(const NginxSettings& settings) {
+  return settings.lock_timeout.count() > 0 ? settings.lock_timeout
+                                           : 2 * settings.command_timeout + std::chrono::seconds(5);
+}
+
 std::string trimmed(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
     text.pop_back();
@@ -123,7 +130,7 @@ PublishOutcome NginxPublisher::publish(const std::vector<OutputFile>& files) con
   }
   std::optional<platform::FileLock> lock;
   try {
-    lock.emplace(directory / ".certbridge.lock");
+    lock.emplace(directory / ".certbridge.lock", lockTimeout(settings_));
   } catch (const std::exception& failure) {
     outcome.result = PublishOutcome::Result::failed;
     outcome.detail = failure.what();
@@ -165,6 +172,7 @@ PublishOutcome NginxPublisher::publish(const std::vector<OutputFile>& files) con
       }
     }
     platform::syncDirectory(directory);
+    const auto swap_started = std::chrono::steady_clock::now();
     for (const OutputFile* file : changed) {
       const fs::path target = directory / file->name;
       swapped.push_back(file->name);
@@ -172,27 +180,40 @@ PublishOutcome NginxPublisher::publish(const std::vector<OutputFile>& files) con
     }
     platform::syncDirectory(directory);
 
-    const CommandResult test = runCommand(settings_.test_command, settings_.working_directory);
-    if (test.exit_code != 0) {
+    const CommandResult test =
+        runCommand(settings_.test_command, settings_.working_directory, settings_.command_timeout);
+    outcome.untested_window = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - swap_started);
+    if (test.exit_code != 0 || test.timed_out) {
       restorePrevious(directory, swapped);
+      outcome.untested_window = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - swap_started);
       outcome.result = PublishOutcome::Result::failed;
-      outcome.detail = "'" + settings_.test_command + "' rejected the new files (exit " +
-                       std::to_string(test.exit_code) +
-                       "); previous files restored: " + trimmed(test.output);
+      outcome.detail =
+          test.timed_out
+              ? describeFailure(settings_.test_command, test, settings_.command_timeout) +
+                    "; previous files restored, nothing reloaded: " + trimmed(test.output)
+              : "'" + settings_.test_command + "' rejected the new files (exit " +
+                    std::to_string(test.exit_code) +
+                    "); previous files restored: " + trimmed(test.output);
       return outcome;
     }
 
     if (!settings_.pid_file.empty()) {
       outcome.reloaded = platform::signalNginxReload(settings_.pid_file);
     } else {
-      const CommandResult reload =
-          runCommand(settings_.reload_command, settings_.working_directory);
-      if (reload.exit_code != 0) {
+      const CommandResult reload = runCommand(settings_.reload_command, settings_.working_directory,
+                                              settings_.command_timeout);
+      if (reload.exit_code != 0 || reload.timed_out) {
         restorePrevious(directory, swapped);
         outcome.result = PublishOutcome::Result::failed;
-        outcome.detail = "'" + settings_.reload_command + "' failed (exit " +
-                         std::to_string(reload.exit_code) +
-                         "); previous files restored: " + trimmed(reload.output);
+        outcome.detail =
+            reload.timed_out
+                ? describeFailure(settings_.reload_command, reload, settings_.command_timeout) +
+                      "; previous files restored: " + trimmed(reload.output)
+                : "'" + settings_.reload_command + "' failed (exit " +
+                      std::to_string(reload.exit_code) +
+                      "); previous files restored: " + trimmed(reload.output);
         return outcome;
       }
       outcome.reloaded = true;

@@ -175,9 +175,9 @@ std::optional<CrlBundle> TrustSync::prepareCrls(
     const CrlRefreshResult result =
         crl_refresher_.refresh(ca, findCrlSources(ca, certificates, own_store_crls, config_.crl),
                                now, force.covers(bundled.sha256));
-    if (result.result == "updated") {
+    if (result.result == CrlRefreshOutcome::updated) {
       report.crl_updates.push_back("CRL for '" + bundled.subject + "' updated");
-    } else if (result.result == "failed") {
+    } else if (result.result == CrlRefreshOutcome::failed) {
       report.warnings.push_back("CRL refresh for '" + bundled.subject +
                                 "' failed: " + result.detail);
     }

@@ -8,6 +8,7 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <istream>
@@ -53,7 +54,29 @@ std::vector<unsigned char> fetchFile(const Poco::URI& uri, const FetchLimits& li
   return readCapped(stream, limits.max_size, url, static_cast<std::size_t>(size));
 }
 
+std::string lowered(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
 }  // namespace
+
+bool hostMatches(const std::string& host, const std::vector<std::string>& patterns) {
+  const std::string name = lowered(host);
+  for (const std::string& pattern : patterns) {
+    const std::string lowered_pattern = lowered(pattern);
+    if (lowered_pattern.starts_with("*.")) {
+      const std::string suffix = lowered_pattern.substr(1);  // ".example.com"
+      if (name.size() > suffix.size() && name.ends_with(suffix)) {
+        return true;
+      }
+    } else if (name == lowered_pattern) {
+      return true;
+    }
+  }
+  return false;
+}
 
 std::vector<unsigned char> fetchUrl(const std::string& url, const FetchLimits& limits) {
   Poco::URI uri;
@@ -64,19 +87,34 @@ std::vector<unsigned char> fetchUrl(const std::string& url, const FetchLimits& l
   }
   std::string current = url;
   for (int redirects = 0;; ++redirects) {
-    if (uri.getScheme() == "file") {
+    if (uri.getScheme() == "file" && redirects == 0) {
+      if (!limits.allow_file) {
+        throw FetchError(current +
+                         ": file:// is read only from [crl.urls], never from a URL a "
+                         "certificate names");
+      }
       return fetchFile(uri, limits, current);
     }
     if (uri.getScheme() != "http") {
-      throw FetchError(current +
-                       ": only http:// and file:// URLs are fetched (a CRL is signed, so "
-                       "it needs no TLS)");
+      throw FetchError(redirects == 0
+                           ? current +
+                                 ": only http:// and file:// URLs are fetched (a CRL is "
+                                 "signed, so it needs no TLS)"
+                           : url + ": redirected to " + current +
+                                 ", which is refused: a redirect may lead only to another "
+                                 "http:// URL");
+    }
+    if (!limits.allowed_hosts.empty() && !hostMatches(uri.getHost(), limits.allowed_hosts)) {
+      throw FetchError((redirects == 0 ? current : url + ": redirected to " + current) +
+                       ": host '" + uri.getHost() + "' is not in [crl] allowed_hosts");
     }
     try {
       Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
-      session.setTimeout(Poco::Timespan(limits.connect_timeout.count(), 0),
-                         Poco::Timespan(limits.read_timeout.count(), 0),
-                         Poco::Timespan(limits.read_timeout.count(), 0));
+      // The configuration bounds both timeouts far below what a 32-bit long holds.
+      const auto connect_seconds = static_cast<long>(limits.connect_timeout.count());
+      const auto read_seconds = static_cast<long>(limits.read_timeout.count());
+      session.setTimeout(Poco::Timespan(connect_seconds, 0), Poco::Timespan(read_seconds, 0),
+                         Poco::Timespan(read_seconds, 0));
       Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, uri.getPathAndQuery(),
                                      Poco::Net::HTTPMessage::HTTP_1_1);
       request.set("User-Agent", "certbridge");

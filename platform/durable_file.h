@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -16,11 +17,13 @@ void writeFileDurably(const std::filesystem::path& path, const std::string& cont
 void syncDirectory(const std::filesystem::path& directory);
 
 // An exclusive lock on `path` (created when missing), held until destruction: one publisher at
-// a time per output directory. Waits for a lock another process holds. Throws
-// std::runtime_error when the file cannot be opened or locked.
+// a time per output directory. The holder writes its process id into the file, so that one who
+// waits in vain can be told who holds it. Waits at most `timeout` for a lock another process
+// holds, then throws std::runtime_error naming the file and the holder (pid and command line)
+// when it can be known; also when the file cannot be opened or locked.
 class FileLock {
  public:
-  explicit FileLock(const std::filesystem::path& path);
+  FileLock(const std::filesystem::path& path, std::chrono::milliseconds timeout);
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
   ~FileLock();

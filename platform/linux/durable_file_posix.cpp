@@ -5,10 +5,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include "platform/durable_file.h"
+#include "platform/process_signal.h"
 
 namespace certbridge::platform {
 namespace {
@@ -65,10 +68,38 @@ void syncDirectory(const std::filesystem::path& directory) {
   }
 }
 
-FileLock::FileLock(const std::filesystem::path& path) : handle_(-1) {
+// flock has no timeout; the lock is retried instead (publishes are seconds apart).
+FileLock::FileLock(const std::filesystem::path& path, std::chrono::milliseconds timeout)
+    : handle_(-1) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (fd.get() < 0 || ::flock(fd.get(), LOCK_EX) != 0) {
-    failWithErrno("cannot lock " + path.string());
+  if (fd.get() < 0) {
+    failWithErrno("cannot open lock file " + path.string());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      failWithErrno("cannot lock " + path.string());
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::string holder;
+      std::ifstream(path) >> holder;
+      std::string who;
+      if (!holder.empty() && holder.find_first_not_of("0123456789") == std::string::npos) {
+        who = " by pid " + holder;
+        if (const std::string what = describeProcess(std::stol(holder)); !what.empty()) {
+          who += ", " + what;
+        }
+      }
+      throw std::runtime_error(
+          "another publish holds the lock on " + path.string() + who + "; gave up after " +
+          (timeout.count() % 1000 == 0 ? std::to_string(timeout.count() / 1000) + " s"
+                                       : std::to_string(timeout.count()) + " ms"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd.get(), 0) == 0) {
+    [[maybe_unused]] const auto written = ::pwrite(fd.get(), pid.data(), pid.size(), 0);
   }
   handle_ = fd.release();
 }

@@ -1,6 +1,12 @@
 #include "agent/command.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <thread>
 
 #include "tests/support/temp_dir.h"
 
@@ -39,9 +45,67 @@ TEST(RunCommand, RunsInTheWorkingDirectoryGiven) {
 }
 
 TEST(RunCommand, MissingProgramSaysSo) {
-  const CommandResult result = runCommand("certbridge-no-such-program -t");
-  EXPECT_NE(result.exit_code, 0);
-  EXPECT_NE(result.output.find("certbridge-no-such-program"), std::string::npos) << result.output;
+  try {
+    runCommand("certbridge-no-such-program -t");
+    FAIL() << "a program that does not exist was run";
+  } catch (const std::runtime_error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("cannot run 'certbridge-no-such-program'"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("No such file or directory"), std::string::npos) << message;
+  }
+}
+
+// True once `pid` has ended (gone, or a zombie waiting for whoever adopted it), waiting at most
+// five seconds for it: a SIGKILL is delivered asynchronously.
+bool endsWithinFiveSeconds(long pid) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      return true;
+    }
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string ignored;
+    std::string state;
+    // pid (comm) state ...; comm has no spaces for sh and sleep.
+    if (stat >> ignored >> ignored >> state && state == "Z") {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+TEST(RunCommand, PastTheDeadlineTheWholeProcessGroupIsKilled) {
+  // A test command that starts a helper and then hangs: both must go.
+  const auto started = std::chrono::steady_clock::now();
+  const CommandResult result =
+      runCommand("sh -c 'sleep 600 & echo helper $!; sleep 600'", "", std::chrono::seconds(1));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(60))
+      << "it returned at all, long before the commands would have ended";
+  EXPECT_TRUE(result.timed_out);
+  EXPECT_NE(result.output.find("timed out after 1 s"), std::string::npos) << result.output;
+  EXPECT_EQ(describeFailure("x", result, std::chrono::seconds(1)), "'x' timed out after 1 s");
+  const auto at = result.output.find("helper ");
+  ASSERT_NE(at, std::string::npos) << result.output;
+  const long helper = std::stol(result.output.substr(at + 7));
+  EXPECT_TRUE(endsWithinFiveSeconds(helper)) << "the helper " << helper << " survived";
+}
+
+TEST(RunCommand, HelpersLeftBehindByAFinishedCommandAreKilledAtTheDeadline) {
+  const CommandResult result =
+      runCommand("sh -c 'sleep 600 & echo helper $!; exit 4'", "", std::chrono::seconds(1));
+  EXPECT_FALSE(result.timed_out) << "the command itself finished";
+  EXPECT_EQ(result.exit_code, 4);
+  const auto at = result.output.find("helper ");
+  ASSERT_NE(at, std::string::npos) << result.output;
+  EXPECT_TRUE(endsWithinFiveSeconds(std::stol(result.output.substr(at + 7))));
+}
+
+TEST(RunCommand, AFastCommandIsNotHeldByTheDeadline) {
+  const CommandResult result = runCommand("sh -c 'exit 0'", "", std::chrono::seconds(3600));
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_FALSE(result.timed_out);
 }
 
 }  // namespace

@@ -1,10 +1,19 @@
 #include "agent/nginx_publisher.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
+#include "tests/support/shell.h"
 #include "tests/support/temp_dir.h"
 
 namespace certbridge::agent {
@@ -179,6 +188,134 @@ TEST_F(NginxPublisherTest, UnwritableOutputDirectoryIsAClearFailure) {
   const PublishOutcome outcome = blocked.publish(files("v1"));
   EXPECT_EQ(outcome.result, PublishOutcome::Result::failed);
   EXPECT_NE(outcome.detail.find("blocker/out"), std::string::npos) << outcome.detail;
+}
+
+TEST_F(NginxPublisherTest, ATestCommandPastItsDeadlineFailsLikeARejectedTest) {
+  ASSERT_EQ(publisher().publish(files("v1")).result, PublishOutcome::Result::published);
+  fs::remove(log());
+  const NginxPublisher hanging({.output_dir = output(),
+                                .test_command = "sh -c 'echo checking; sleep 600'",
+                                .reload_command = recorder("reload"),
+                                .pid_file = "",
+                                .command_timeout = std::chrono::seconds(1)});
+  const PublishOutcome outcome = hanging.publish(files("v2"));
+  EXPECT_EQ(outcome.result, PublishOutcome::Result::failed);
+  EXPECT_NE(outcome.detail.find("timed out after 1 s"), std::string::npos) << outcome.detail;
+  EXPECT_NE(outcome.detail.find("previous files restored, nothing reloaded"), std::string::npos)
+      << outcome.detail;
+  EXPECT_NE(outcome.detail.find("checking"), std::string::npos) << "its output is kept";
+  EXPECT_EQ(readFile(output() + "/clients.map"), "map v1\n");
+  EXPECT_EQ(calls(), "") << "no reload after a test that timed out";
+  EXPECT_TRUE(leftovers().empty());
+}
+
+TEST_F(NginxPublisherTest, AReloadCommandPastItsDeadlineRestoresThePreviousFiles) {
+  ASSERT_EQ(publisher().publish(files("v1")).result, PublishOutcome::Result::published);
+  const NginxPublisher hanging({.output_dir = output(),
+                                .test_command = "true",
+                                .reload_command = "sleep 600",
+                                .pid_file = "",
+                                .command_timeout = std::chrono::seconds(1)});
+  const PublishOutcome outcome = hanging.publish(files("v2"));
+  EXPECT_EQ(outcome.result, PublishOutcome::Result::failed);
+  EXPECT_NE(outcome.detail.find("'sleep 600' timed out after 1 s"), std::string::npos)
+      << outcome.detail;
+  EXPECT_EQ(readFile(output() + "/clients.map"), "map v1\n");
+}
+
+// Another process holds the publish lock (as a publish stuck elsewhere would) and wrote its pid
+// into the lock file: the publish gives up after the lock timeout and names it.
+TEST_F(NginxPublisherTest, ALockHeldElsewhereFailsAfterTheTimeoutNamingTheHolder) {
+  fs::create_directories(output());
+  const std::string lock_file = output() + "/.certbridge.lock";
+  const pid_t holder = ::fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    const int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT, 0644);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) {
+      ::_exit(1);
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    [[maybe_unused]] const auto written = ::write(fd, pid.data(), pid.size());
+    ::pause();
+    ::_exit(0);
+  }
+  // Wait until the holder has the lock and said so.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline &&
+         (!fs::exists(lock_file) || readFile(lock_file) != std::to_string(holder) + "\n")) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const NginxPublisher waiting({.output_dir = output(),
+                                .test_command = recorder("test"),
+                                .reload_command = recorder("reload"),
+                                .pid_file = "",
+                                .lock_timeout = std::chrono::milliseconds(500)});
+  const PublishOutcome outcome = waiting.publish(files("v1"));
+  ::kill(holder, SIGKILL);
+  ::waitpid(holder, nullptr, 0);
+
+  EXPECT_EQ(outcome.result, PublishOutcome::Result::failed);
+  EXPECT_NE(outcome.detail.find("another publish holds the lock on " + lock_file + " by pid " +
+                                std::to_string(holder)),
+            std::string::npos)
+      << outcome.detail;
+  EXPECT_NE(outcome.detail.find("certbridge_agent_tests"), std::string::npos)
+      << "the holder's command line: " << outcome.detail;
+  EXPECT_NE(outcome.detail.find("gave up after 500 ms"), std::string::npos) << outcome.detail;
+  EXPECT_EQ(calls(), "");
+  EXPECT_FALSE(fs::exists(output() + "/clients.map"));
+
+  // Once the holder is gone the lock is free, and the pid in the file is the new holder's.
+  ASSERT_EQ(waiting.publish(files("v1")).result, PublishOutcome::Result::published);
+}
+
+// A pid file naming a process that is not nginx (a stale pid reused by another program, or a
+// pid file someone else wrote): nothing is signalled, and the publish fails naming it.
+TEST_F(NginxPublisherTest, APidFileNamingAnotherProgramIsRefusedAndTheProgramSurvives) {
+  ASSERT_EQ(publisher().publish(files("v1")).result, PublishOutcome::Result::published);
+  const testing::ShellResult started = testing::shell("sleep 600 >/dev/null 2>&1 & echo $!");
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  const pid_t sleeper = static_cast<pid_t>(std::stol(started.output));
+  writeFile(dir_.file("nginx.pid"), std::to_string(sleeper) + "\n");
+  const NginxPublisher by_signal({.output_dir = output(),
+                                  .test_command = "true",
+                                  .reload_command = "",
+                                  .pid_file = dir_.file("nginx.pid")});
+  const PublishOutcome outcome = by_signal.publish(files("v2"));
+  const bool alive = ::kill(sleeper, 0) == 0;
+  ::kill(sleeper, SIGKILL);
+
+  EXPECT_TRUE(alive) << "SIGHUP would have killed the sleep";
+  EXPECT_EQ(outcome.result, PublishOutcome::Result::failed);
+  EXPECT_NE(outcome.detail.find("pid " + std::to_string(sleeper) + " from " +
+                                dir_.file("nginx.pid") + " is 'sleep 600'"),
+            std::string::npos)
+      << outcome.detail;
+  EXPECT_NE(outcome.detail.find("not an nginx master process"), std::string::npos)
+      << outcome.detail;
+  EXPECT_EQ(readFile(output() + "/clients.map"), "map v1\n") << "previous files restored";
+}
+
+TEST_F(NginxPublisherTest, APidFileNamingCertbridgeItselfIsRefused) {
+  writeFile(dir_.file("nginx.pid"), std::to_string(::getpid()) + "\n");
+  const NginxPublisher by_signal({.output_dir = output(),
+                                  .test_command = "true",
+                                  .reload_command = "",
+                                  .pid_file = dir_.file("nginx.pid")});
+  const PublishOutcome outcome = by_signal.publish(files("v1"));
+  EXPECT_EQ(outcome.result, PublishOutcome::Result::failed);
+  EXPECT_NE(outcome.detail.find("is certbridge itself"), std::string::npos) << outcome.detail;
+}
+
+// The files are in place, untested, from the first rename until the test command accepted
+// them: the publisher measures that window (the README states it).
+TEST_F(NginxPublisherTest, TheUntestedWindowIsMeasured) {
+  const PublishOutcome outcome = publisher().publish(files("v1"));
+  ASSERT_EQ(outcome.result, PublishOutcome::Result::published);
+  EXPECT_GT(outcome.untested_window.count(), 0);
+  EXPECT_EQ(publisher().publish(files("v1")).untested_window.count(), 0)
+      << "nothing swapped, no window";
 }
 
 }  // namespace
