@@ -27,13 +27,15 @@ bool headComplete(std::string_view peeked) {
 
 ConnectionGate::ConnectionGate(const Poco::Net::ServerSocket& socket, ConnectionLimits limits,
                                std::vector<AddressRange> exempt_from_address_limit, Serve serve,
-                               std::function<void()> abort_serving, Poco::Logger& logger)
+                               Poco::Logger& logger)
     : listening_(socket),
       limits_(limits),
       exempt_(std::move(exempt_from_address_limit)),
       serve_(std::move(serve)),
-      abort_serving_(std::move(abort_serving)),
-      logger_(logger) {}
+      logger_(logger),
+      wake_receiver_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
+  wake_sender_.connect(wake_receiver_.address());
+}
 
 ConnectionGate::~ConnectionGate() {
   stop();
@@ -50,6 +52,7 @@ void ConnectionGate::stop() {
   if (stopping_.exchange(true)) {
     return;
   }
+  wakeAcceptor();
   if (acceptor_.joinable()) {
     acceptor_.join();
   }
@@ -59,13 +62,21 @@ void ConnectionGate::stop() {
   waiting_.clear();
   {
     const std::lock_guard lock(mutex_);
-    for (Ready& ready : ready_) {
-      ready.socket.close();
+    for (std::deque<Ready>* queue : {&ready_, &returned_}) {
+      for (Ready& ready : *queue) {
+        ready.socket.close();
+      }
+      queue->clear();
     }
-    ready_.clear();
+    // Cut the requests being served: their reads and writes fail at once.
+    for (Poco::Net::StreamSocket& socket : serving_) {
+      try {
+        socket.shutdown();
+      } catch (const Poco::Exception&) {
+      }
+    }
   }
   ready_changed_.notify_all();
-  abort_serving_();
   for (std::thread& worker : workers_) {
     worker.join();
   }
@@ -78,7 +89,7 @@ void ConnectionGate::acceptLoop() {
   while (!stopping_) {
     const auto now = Clock::now();
     auto wake = now + kPollSlice;
-    Poco::Net::Socket::SocketList readable{listening_};
+    Poco::Net::Socket::SocketList readable{listening_, wake_receiver_};
     for (const Waiting& waiting : waiting_) {
       wake = std::min(wake, waiting.deadline);
       if (waiting.quiet_until <= now) {
@@ -98,6 +109,21 @@ void ConnectionGate::acceptLoop() {
       std::this_thread::sleep_for(kPollSlice);
       continue;
     }
+    if (std::find(readable.begin(), readable.end(), wake_receiver_) != readable.end()) {
+      char drained[64];
+      while (wake_receiver_.available() > 0) {
+        wake_receiver_.receiveBytes(drained, sizeof(drained));
+      }
+    }
+    {
+      const std::lock_guard lock(mutex_);
+      const auto now_back = Clock::now();
+      for (Ready& back : returned_) {
+        waiting_.push_back(
+            Waiting{back.socket, back.address, now_back + limits_.head_timeout, now_back, false});
+      }
+      returned_.clear();
+    }
     if (std::find(readable.begin(), readable.end(), listening_) != readable.end()) {
       acceptOne();
     }
@@ -107,7 +133,11 @@ void ConnectionGate::acceptLoop() {
         return look(waiting, buffer);
       }
       if (waiting.deadline <= looked_at) {
-        refuse(waiting.socket, "408 Request Timeout", limits_.max_head_bytes);
+        if (waiting.sent_anything) {
+          refuse(waiting.socket, "408 Request Timeout", limits_.max_head_bytes);
+        } else {
+          waiting.socket.close();  // idle: a kept-alive connection's end, or a silent client
+        }
         release(waiting.address);
         return true;
       }
@@ -149,7 +179,7 @@ void ConnectionGate::acceptOne() {
     ++open_;
   }
   const auto now = Clock::now();
-  waiting_.push_back(Waiting{socket, address, now + limits_.head_timeout, now});
+  waiting_.push_back(Waiting{socket, address, now + limits_.head_timeout, now, false});
 }
 
 bool ConnectionGate::look(Waiting& waiting, std::vector<char>& buffer) {
@@ -164,6 +194,7 @@ bool ConnectionGate::look(Waiting& waiting, std::vector<char>& buffer) {
     release(waiting.address);
     return true;
   }
+  waiting.sent_anything = true;
   if (headComplete(std::string_view(buffer.data(), static_cast<std::size_t>(peeked)))) {
     handOver(waiting);
     return true;
@@ -220,6 +251,15 @@ void ConnectionGate::refuse(Poco::Net::StreamSocket& socket, const char* status_
   socket.close();
 }
 
+void ConnectionGate::wakeAcceptor() {
+  try {
+    wake_sender_.sendBytes("!", 1);
+  } catch (const Poco::Exception& error) {
+    // The acceptor still looks again within kPollSlice.
+    logger_.debug("web: waking the connection poll failed: %s", error.displayText());
+  }
+}
+
 void ConnectionGate::release(const std::string& address) {
   const std::lock_guard lock(mutex_);
   const auto found = open_by_address_.find(address);
@@ -235,18 +275,33 @@ void ConnectionGate::serveLoop() {
     {
       std::unique_lock lock(mutex_);
       ready_changed_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
-      if (ready_.empty()) {
+      if (stopping_ || ready_.empty()) {
         return;
       }
       ready = std::move(ready_.front());
       ready_.pop_front();
+      serving_.push_back(ready.socket);
     }
+    bool keep = false;
     try {
-      serve_(ready.socket);
+      keep = serve_(ready.socket);
     } catch (const Poco::Exception& error) {
       logger_.debug("web: connection from %s ended: %s", ready.address, error.displayText());
     } catch (const std::exception& error) {
       logger_.debug("web: connection from %s ended: %s", ready.address, std::string(error.what()));
+    }
+    bool handed_back = false;
+    {
+      const std::lock_guard lock(mutex_);
+      std::erase(serving_, ready.socket);
+      if (keep && !stopping_) {
+        returned_.push_back(ready);
+        handed_back = true;
+      }
+    }
+    if (handed_back) {
+      wakeAcceptor();
+      continue;
     }
     try {
       ready.socket.close();

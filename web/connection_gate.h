@@ -1,6 +1,7 @@
 #pragma once
 
 #include <Poco/Logger.h>
+#include <Poco/Net/DatagramSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 
@@ -23,14 +24,15 @@ namespace certbridge::web {
 // The bounds a connection meets before a request thread sees it.
 struct ConnectionLimits {
   // The whole request head (request line and headers) must arrive within this time of the
-  // connection being accepted; else 408 and the connection is closed.
+  // connection being accepted, or of the previous response on a kept-alive connection; else
+  // 408 (or, when nothing at all was sent, the connection is closed without a word).
   std::chrono::milliseconds head_timeout{10000};
   // A longer head gets 431.
   std::size_t max_head_bytes = 32 * 1024;
   // Open connections (waiting for their head, queued or being served) per client address;
   // trusted proxies are exempt. Beyond it, and beyond `max_connections` in all, 503.
-  std::size_t max_per_address = 16;
-  std::size_t max_connections = 256;
+  std::size_t max_per_address = 64;
+  std::size_t max_connections = 512;
   // Complete requests waiting for a free request thread; beyond it, 503.
   std::size_t max_queued = 64;
   int threads = 8;
@@ -38,21 +40,23 @@ struct ConnectionLimits {
 
 // Accepts connections and holds each one, in a single thread that only polls and peeks, until
 // its whole request head has arrived; only then does a request thread take it and run `serve`
-// (Poco's HTTP connection, which reads the request as if nothing had happened: the head is
-// peeked, never consumed). So a client that sends its head slowly, or never, occupies a poll
-// slot for at most `head_timeout`, and never a request thread: /healthz keeps answering while
-// slow clients wait. The request body and the response are bounded by the HTTP layer's
-// per-read timeout, not here.
+// for one request (which reads it as if nothing had happened: the head is peeked, never
+// consumed). When `serve` returns true the connection comes back here to wait for its next
+// request (keep-alive). So a client that sends a head slowly, or never, occupies a poll slot
+// for at most `head_timeout`, and never a request thread: /healthz keeps answering while slow
+// clients wait. The request body and the response are bounded by the HTTP layer's per-read
+// timeout, not here.
 //
-// Owns its threads; stop() (also run by the destructor) closes waiting connections, asks
-// `abort_serving` to cut the connections being served, and joins every thread. Thread-safe.
+// Owns its threads; stop() (also run by the destructor) closes waiting connections, shuts down
+// the ones being served, and joins every thread. Thread-safe.
 class ConnectionGate {
  public:
-  using Serve = std::function<void(const Poco::Net::StreamSocket&)>;
+  // Serves one request whose head has arrived; true: keep the connection for another.
+  using Serve = std::function<bool(const Poco::Net::StreamSocket&)>;
 
   ConnectionGate(const Poco::Net::ServerSocket& socket, ConnectionLimits limits,
                  std::vector<AddressRange> exempt_from_address_limit, Serve serve,
-                 std::function<void()> abort_serving, Poco::Logger& logger);
+                 Poco::Logger& logger);
   ConnectionGate(const ConnectionGate&) = delete;
   ConnectionGate& operator=(const ConnectionGate&) = delete;
   ~ConnectionGate();
@@ -66,11 +70,14 @@ class ConnectionGate {
     std::string address;
     std::chrono::steady_clock::time_point deadline;
     std::chrono::steady_clock::time_point quiet_until;  // no new bytes at the last look
+    bool sent_anything = false;
   };
   struct Ready {
     Poco::Net::StreamSocket socket;
     std::string address;
   };
+
+  void wakeAcceptor();
 
   void acceptLoop();
   void acceptOne();
@@ -85,8 +92,10 @@ class ConnectionGate {
   ConnectionLimits limits_;
   std::vector<AddressRange> exempt_;
   Serve serve_;
-  std::function<void()> abort_serving_;
   Poco::Logger& logger_;
+  // A request thread that hands a kept-alive connection back wakes the poll through these.
+  Poco::Net::DatagramSocket wake_receiver_;
+  Poco::Net::DatagramSocket wake_sender_;
 
   std::atomic<bool> stopping_{false};
   std::thread acceptor_;
@@ -95,7 +104,9 @@ class ConnectionGate {
 
   std::mutex mutex_;  // guards everything below
   std::condition_variable ready_changed_;
-  std::deque<Ready> ready_;
+  std::deque<Ready> ready_;     // head complete, waiting for a request thread
+  std::deque<Ready> returned_;  // served and kept alive, for the acceptor to wait on again
+  std::vector<Poco::Net::StreamSocket> serving_;
   std::map<std::string, std::size_t> open_by_address_;
   std::size_t open_ = 0;
 };

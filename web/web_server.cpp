@@ -7,15 +7,19 @@
 #include <Poco/Net/HTTPCookie.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerConnection.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/HTTPServerResponseImpl.h>
+#include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/MessageHeader.h>
 #include <Poco/Net/NameValueCollection.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/PartHandler.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/String.h>
+#include <Poco/Timestamp.h>
 #include <Poco/URI.h>
 
 #include <algorithm>
@@ -1041,44 +1045,84 @@ class AppHandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   explicit AppHandlerFactory(std::shared_ptr<WebApp> app) : app_(std::move(app)) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new AppHandler(app_);  // Poco's interface: the server owns and deletes the handler
+    return new AppHandler(app_);  // Poco's interface: the caller owns and deletes the handler
   }
-  // Shuts down the sockets of the connections being served, as HTTPServer::stopAll does.
-  void abortConnections() { serverStopped(this, true); }
 
  private:
   std::shared_ptr<WebApp> app_;
 };
 
+// Tells whether Poco has already read part of the next request into its buffer: such a
+// connection cannot go back to the gate, which only sees what is still in the socket.
+class RequestSession final : public Poco::Net::HTTPServerSession {
+ public:
+  using HTTPServerSession::HTTPServerSession;
+  bool holdsUnreadInput() const { return buffered() > 0; }
+};
+
 }  // namespace
 
-// Poco's HTTP connection handling (one request per connection: a second request on a kept-alive
-// connection would be read by a request thread without the gate's deadline) behind the
-// ConnectionGate.
+// Poco's HTTP request parsing and response writing, one request per call from the
+// ConnectionGate (as Poco's HTTPServerConnection does for a whole connection).
 class PocoServer {
  public:
   PocoServer(const Poco::Net::ServerSocket& socket, std::shared_ptr<WebApp> app,
              const WebSettings& settings, Poco::Logger& logger)
-      : parameters_(Poco::makeAuto<Poco::Net::HTTPServerParams>()),
-        factory_(Poco::makeShared<AppHandlerFactory>(std::move(app))) {
+      : parameters_(Poco::makeAuto<Poco::Net::HTTPServerParams>()), factory_(std::move(app)) {
     parameters_->setTimeout(Poco::Timespan(settings.request_timeout.count(), 0));
-    parameters_->setKeepAlive(false);
+    parameters_->setKeepAlive(true);
     parameters_->setServerName("certbridge");
     ConnectionLimits limits = settings.connection_limits;
     limits.threads = settings.threads;
     gate_ = std::make_unique<ConnectionGate>(
         socket, limits, settings.trusted_proxies,
-        [this](const Poco::Net::StreamSocket& connection) {
-          Poco::Net::HTTPServerConnection(connection, parameters_, factory_).run();
-        },
-        [this] { factory_.cast<AppHandlerFactory>()->abortConnections(); }, logger);
+        [this](const Poco::Net::StreamSocket& connection) { return serveOne(connection); }, logger);
   }
   ~PocoServer() { gate_->stop(); }
   void start() { gate_->start(); }
 
  private:
+  // True when the connection may carry another request.
+  bool serveOne(const Poco::Net::StreamSocket& connection) {
+    RequestSession session(connection, parameters_);
+    const bool keep = serveOne(session);
+    if (keep) {
+      session.detachSocket();  // a session closes its socket when it ends
+    }
+    return keep;
+  }
+
+  bool serveOne(RequestSession& session) {
+    // Request and response end (and flush) before the connection goes back to the gate.
+    Poco::Net::HTTPServerResponseImpl response(session);
+    try {
+      Poco::Net::HTTPServerRequestImpl request(response, session, parameters_.get());
+      response.setDate(Poco::Timestamp());
+      response.setVersion(request.getVersion());
+      response.setKeepAlive(request.getKeepAlive());
+      response.set("Server", "certbridge");
+      if (request.getExpectContinue()) {
+        response.sendContinue();
+      }
+      const std::unique_ptr<Poco::Net::HTTPRequestHandler> handler(
+          factory_.createRequestHandler(request));
+      handler->handleRequest(request, response);
+      return response.getKeepAlive() && !session.holdsUnreadInput();
+    } catch (const Poco::Net::NoMessageException&) {
+      return false;  // closed before sending a request
+    } catch (const Poco::Net::MessageException&) {
+      if (!response.sent()) {
+        response.setStatusAndReason(HTTPResponse::HTTP_BAD_REQUEST);
+        response.setKeepAlive(false);
+        response.setContentLength(0);
+        response.send();
+      }
+      return false;
+    }
+  }
+
   Poco::Net::HTTPServerParams::Ptr parameters_;
-  Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
+  AppHandlerFactory factory_;
   std::unique_ptr<ConnectionGate> gate_;
 };
 

@@ -541,10 +541,6 @@ TEST_F(WebServerTest, TheLoginFormCarriesACsrfToken) {
 }
 
 TEST_F(WebServerTest, ParallelWrongPasswordsGetAtMostFiveChecks) {
-  // All 40 at once from one address: above the per-address connection cap, which would refuse
-  // most of them before the lockout is even asked.
-  settings_.connection_limits.max_per_address = 64;
-  startServer();
   const auto [cookie, token] = loginForm();
   constexpr int kAttempts = 40;
   std::vector<std::thread> clients;
@@ -747,11 +743,57 @@ TEST_F(WebServerTest, SlowRequestHeadsNeverStarveHealthz) {
   expectHealthzStaysLive(port(), 3s);
   EXPECT_EQ(nine.answered("HTTP/1.1", 0), 0) << "within the head deadline they just wait";
 
-  // Fifty from another address: beyond the per-address cap they are refused at once.
+  // Fifty from another address, and then more, up to the per-address cap and beyond it: those
+  // beyond are refused at once.
   SlowClients fifty(port(), 50, "127.0.0.2", 1s);
-  const int cap = static_cast<int>(settings_.connection_limits.max_per_address);
-  EXPECT_EQ(fifty.answered("HTTP/1.1 503", 50 - cap), 50 - cap);
   expectHealthzStaysLive(port(), 3s);
+  const int cap = static_cast<int>(settings_.connection_limits.max_per_address);
+  ASSERT_GT(cap, 50);
+  SlowClients more(port(), cap - 50 + 6, "127.0.0.2", 1s);
+  EXPECT_EQ(more.answered("HTTP/1.1 503 Service Unavailable", 6), 6);
+  EXPECT_EQ(fifty.answered("HTTP/1.1", 0), 0);
+  expectHealthzStaysLive(port(), 2s);
+}
+
+// Reads one response with a Content-Length body from a raw connection.
+std::string readResponse(Poco::Net::StreamSocket& socket) {
+  socket.setReceiveTimeout(Poco::Timespan(10, 0));
+  std::string received;
+  char buffer[4096];
+  while (true) {
+    const auto head_end = received.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      std::smatch length;
+      const std::string head = received.substr(0, head_end);
+      if (std::regex_search(head, length, std::regex("Content-Length: ([0-9]+)")) &&
+          received.size() >= head_end + 4 + std::stoul(length[1].str())) {
+        return received;
+      }
+    }
+    const int got = socket.receiveBytes(buffer, sizeof(buffer));
+    if (got <= 0) {
+      return received;
+    }
+    received.append(buffer, static_cast<std::size_t>(got));
+  }
+}
+
+TEST_F(WebServerTest, AKeptAliveConnectionWaitsForEachHeadAtTheGate) {
+  settings_.connection_limits.head_timeout = 1500ms;
+  startServer();
+  Poco::Net::StreamSocket connection(
+      Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port())));
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int round = 0; round < 3; ++round) {
+    connection.sendBytes(request.data(), static_cast<int>(request.size()), MSG_NOSIGNAL);
+    const std::string response = readResponse(connection);
+    EXPECT_TRUE(response.starts_with("HTTP/1.1 503")) << round << ": " << response;
+    EXPECT_NE(response.find("Keep-Alive"), std::string::npos) << response;
+  }
+  // Its next head, sent slowly, meets the same deadline as a new connection's.
+  const std::string partial = "GET /healthz HTTP/1.1\r\n";
+  connection.sendBytes(partial.data(), static_cast<int>(partial.size()), MSG_NOSIGNAL);
+  EXPECT_TRUE(readResponse(connection).starts_with("HTTP/1.1 408 Request Timeout"));
 }
 
 TEST_F(WebServerTest, TheWholeRequestHeadHasADeadlineAndASizeLimit) {
