@@ -540,6 +540,27 @@ TEST_F(WebServerTest, TheLoginFormCarriesACsrfToken) {
   EXPECT_NE(accepted.set_cookie.find("certbridge_session="), std::string::npos);
 }
 
+TEST_F(WebServerTest, EveryFormCarriesACsrfToken) {
+  const HttpResult login_page = http(port(), "GET", "/login");
+  const auto [cookie, csrf] = logIn();
+  const std::string alice = sha256Of(alice_);
+  ASSERT_EQ(http(port(), "POST", "/clients/" + alice + "/approve", "csrf=" + csrf, cookie).status,
+            303);
+  const std::regex form("<form[^>]*>(.*?)</form>");
+  const std::regex token_field("<input type=\"hidden\" name=\"csrf\" value=\"[0-9a-f]{64}\">");
+  int forms = 0;
+  for (const std::string& body : {login_page.body, http(port(), "GET", "/", "", cookie).body,
+                                  http(port(), "GET", "/audit", "", cookie).body}) {
+    for (auto match = std::sregex_iterator(body.begin(), body.end(), form);
+         match != std::sregex_iterator(); ++match) {
+      ++forms;
+      EXPECT_TRUE(std::regex_search(match->str(1), token_field)) << match->str();
+    }
+  }
+  // The login form, logout on / and /audit, the upload, blocking alice and undoing her approval.
+  EXPECT_GE(forms, 6);
+}
+
 TEST_F(WebServerTest, ParallelWrongPasswordsGetAtMostFiveChecks) {
   const auto [cookie, token] = loginForm();
   constexpr int kAttempts = 40;
