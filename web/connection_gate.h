@@ -27,7 +27,8 @@ struct ConnectionLimits {
   // connection being accepted, or of the previous response on a kept-alive connection; else
   // 408 (or, when nothing at all was sent, the connection is closed without a word).
   std::chrono::milliseconds head_timeout{10000};
-  // A longer head gets 431.
+  // A longer head gets 431. A request (head and Content-Length body) that fits in this size
+  // must arrive whole within `head_timeout` before a request thread takes it.
   std::size_t max_head_bytes = 32 * 1024;
   // Open connections (waiting for their head, queued or being served) per client address;
   // trusted proxies are exempt. Beyond it, and beyond `max_connections` in all, 503.

@@ -799,6 +799,25 @@ std::string readResponse(Poco::Net::StreamSocket& socket) {
   }
 }
 
+TEST_F(WebServerTest, ASmallBodyMustArriveWithItsHead) {
+  settings_.connection_limits.head_timeout = 1500ms;
+  startServer();
+  // Nine clients that promise a 100-byte form and send 10 bytes of it: more than the request
+  // threads, and none of them gets one.
+  std::vector<Poco::Net::StreamSocket> stalled;
+  const std::string start =
+      "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+      "Content-Length: 100\r\n\r\npassword=";
+  for (int i = 0; i < 9; ++i) {
+    stalled.emplace_back(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port())));
+    stalled.back().sendBytes(start.data(), static_cast<int>(start.size()), MSG_NOSIGNAL);
+  }
+  expectHealthzStaysLive(port(), 1s);
+  for (Poco::Net::StreamSocket& socket : stalled) {
+    EXPECT_TRUE(readResponse(socket).starts_with("HTTP/1.1 408 Request Timeout"));
+  }
+}
+
 TEST_F(WebServerTest, AKeptAliveConnectionWaitsForEachHeadAtTheGate) {
   settings_.connection_limits.head_timeout = 1500ms;
   startServer();
