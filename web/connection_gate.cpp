@@ -18,6 +18,7 @@ using namespace std::chrono_literals;
 constexpr auto kQuietPause = 20ms;
 // The longest the acceptor sleeps in one poll, so that stop() is noticed.
 constexpr auto kPollSlice = 200ms;
+constexpr auto kRefusalLogInterval = 10s;
 
 // Whether a request thread may take the connection: its head has arrived and, when the whole
 // request fits in `window` bytes with a Content-Length body, its body too. Larger bodies,
@@ -192,22 +193,34 @@ void ConnectionGate::acceptOne() {
   }
   const std::string address = peer.toString();
   const bool exempt = isTrustedProxy(peer, exempt_);
+  const char* refusal = nullptr;
   {
     const std::lock_guard lock(mutex_);
     std::size_t& from_address = open_by_address_[address];
-    if (open_ >= limits_.max_connections || (!exempt && from_address >= limits_.max_per_address)) {
-      const bool per_address = open_ < limits_.max_connections;
-      if (from_address == 0) {
-        open_by_address_.erase(address);
-      }
-      logger_.warning("web: refused a connection from %s: %s", address,
-                      std::string(per_address ? "too many connections from this address"
-                                              : "too many connections"));
-      refuse(socket, "503 Service Unavailable", 0);
-      return;
+    if (open_ >= limits_.max_connections) {
+      refusal = "too many connections";
+    } else if (!exempt && from_address >= limits_.max_per_address) {
+      refusal = "too many connections from one address";
+    } else {
+      ++from_address;
+      ++open_;
     }
-    ++from_address;
-    ++open_;
+    if (from_address == 0) {
+      open_by_address_.erase(address);
+    }
+  }
+  if (refusal != nullptr) {
+    refuse(socket, "503 Service Unavailable", 0);
+    // Once per burst, not once per connection: a flood must not flood the log too.
+    ++refused_unlogged_;
+    const auto now = Clock::now();
+    if (now - last_refusal_logged_ >= kRefusalLogInterval) {
+      logger_.warning("web: refused %d connection(s), the last from %s: %s",
+                      static_cast<int>(refused_unlogged_), address, std::string(refusal));
+      refused_unlogged_ = 0;
+      last_refusal_logged_ = now;
+    }
+    return;
   }
   const auto now = Clock::now();
   waiting_.push_back(Waiting{socket, address, now + limits_.head_timeout, now, false});

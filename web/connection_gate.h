@@ -101,7 +101,9 @@ class ConnectionGate {
   std::atomic<bool> stopping_{false};
   std::thread acceptor_;
   std::vector<std::thread> workers_;
-  std::vector<Waiting> waiting_;  // acceptor thread only
+  std::vector<Waiting> waiting_;  // acceptor thread only, as the two below
+  std::size_t refused_unlogged_ = 0;
+  std::chrono::steady_clock::time_point last_refusal_logged_;
 
   std::mutex mutex_;  // guards everything below
   std::condition_variable ready_changed_;
