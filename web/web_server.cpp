@@ -122,6 +122,12 @@ class BodyTooLarge : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Fewer bytes than Content-Length: 408, and the connection is not kept.
+class IncompleteBody : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // A request that is not well-formed (a broken multipart body, too many form fields): 400 for
 // pages and API alike, since no person can fix it by reading a message on the status page.
 class MalformedRequest : public std::runtime_error {
@@ -308,6 +314,13 @@ std::string readBody(HTTPServerRequest& request, std::size_t limit) {
       throw BodyTooLarge("request body is over the limit of " + std::to_string(limit) + " bytes");
     }
   }
+  // The stream ends early, without an exception, when a read times out or the client closes.
+  if (request.hasContentLength() &&
+      body.size() < static_cast<std::uint64_t>(request.getContentLength64())) {
+    throw IncompleteBody("the request body ended before its Content-Length of " +
+                         std::to_string(request.getContentLength64()) +
+                         " bytes: nothing came for too long, or the client closed");
+  }
   return body;
 }
 
@@ -368,6 +381,10 @@ void WebApp::handle(HTTPServerRequest& request, HTTPServerResponse& response) {
   try {
     const std::string body = readBody(request, settings_.max_body);
     reply = route(request, body);
+  } catch (const IncompleteBody& error) {
+    reply = wants_json ? jsonError(HTTPResponse::HTTP_REQUEST_TIMEOUT, error.what())
+                       : Reply{HTTPResponse::HTTP_REQUEST_TIMEOUT, "text/plain; charset=utf-8",
+                               std::string(error.what()) + "\n"};
   } catch (const BodyTooLarge& error) {
     reply = wants_json ? jsonError(HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE, error.what())
                        : Reply{HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE,
@@ -396,8 +413,9 @@ void WebApp::handle(HTTPServerRequest& request, HTTPServerResponse& response) {
   }
 
   response.setStatusAndReason(reply.status, reasonPhrase(reply.status));
-  if (reply.status == HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE) {
-    response.setKeepAlive(false);
+  if (reply.status == HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE ||
+      reply.status == HTTPResponse::HTTP_REQUEST_TIMEOUT) {
+    response.setKeepAlive(false);  // the rest of the body may still come
   }
   response.setContentType(reply.content_type);
   // Nothing on these pages comes from elsewhere, and nothing inline runs: the style sheet and
@@ -1084,7 +1102,12 @@ class PocoServer {
  private:
   // True when the connection may carry another request.
   bool serveOne(const Poco::Net::StreamSocket& connection) {
-    RequestSession session(connection, parameters_);
+    // Poco's server session only keeps these for its own polls: every read and write of the
+    // body and the response gets them here.
+    Poco::Net::StreamSocket socket(connection);
+    socket.setReceiveTimeout(parameters_->getTimeout());
+    socket.setSendTimeout(parameters_->getTimeout());
+    RequestSession session(socket, parameters_);
     const bool keep = serveOne(session);
     if (keep) {
       session.detachSocket();  // a session closes its socket when it ends

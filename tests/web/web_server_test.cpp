@@ -823,6 +823,21 @@ TEST_F(WebServerTest, ASmallBodyMustArriveWithItsHead) {
   }
 }
 
+TEST_F(WebServerTest, ALargeBodyThatStopsCostsARequestThreadOnlyUntilTheReadTimeout) {
+  settings_.request_timeout = std::chrono::seconds(2);
+  startServer();
+  Poco::Net::StreamSocket stalled(
+      Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port())));
+  const std::string start = "POST /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                            std::string(kToken) + "\r\nContent-Length: 40000\r\n\r\n" +
+                            std::string(100, 'A');
+  stalled.sendBytes(start.data(), static_cast<int>(start.size()), MSG_NOSIGNAL);
+  const std::string answer = readResponse(stalled);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 408")) << answer;
+  EXPECT_NE(answer.find("ended before its Content-Length of 40000 bytes"), std::string::npos)
+      << answer;
+}
+
 TEST_F(WebServerTest, AKeptAliveConnectionWaitsForEachHeadAtTheGate) {
   settings_.connection_limits.head_timeout = 1500ms;
   startServer();
