@@ -804,6 +804,28 @@ std::string readResponse(Poco::Net::StreamSocket& socket) {
   }
 }
 
+TEST_F(WebServerTest, ConnectionCapsPerAddressAndInAllSparingTrustedProxies) {
+  settings_.connection_limits.max_per_address = 2;
+  settings_.connection_limits.max_connections = 6;
+  settings_.trusted_proxies = parseAddressRanges("127.0.0.1");
+  startServer();
+  SlowClients proxy(port(), 3, "127.0.0.1", 1s);  // a trusted proxy: over the cap, all kept
+  SlowClients client(port(), 3, "127.0.0.3", 1s);
+  EXPECT_EQ(client.answered("HTTP/1.1 503 Service Unavailable", 1), 1);
+  EXPECT_EQ(proxy.answered("HTTP/1.1", 0), 0);
+  // Five open: one more from a third address fits, the next one is over the cap in all.
+  SlowClients third(port(), 2, "127.0.0.4", 1s);
+  EXPECT_EQ(third.answered("HTTP/1.1 503 Service Unavailable", 1), 1);
+}
+
+TEST_F(WebServerTest, AConnectionThatSendsNothingIsClosed) {
+  settings_.connection_limits.head_timeout = 1500ms;
+  startServer();
+  Poco::Net::StreamSocket silent(
+      Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port())));
+  EXPECT_EQ(readResponse(silent), "") << "closed without an answer";
+}
+
 TEST_F(WebServerTest, ASmallBodyMustArriveWithItsHead) {
   settings_.connection_limits.head_timeout = 1500ms;
   startServer();
