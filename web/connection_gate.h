@@ -32,7 +32,7 @@ struct ConnectionLimits {
   std::size_t max_head_bytes = 32 * 1024;
   // Open connections (waiting for their head, queued or being served) per client address;
   // trusted proxies are exempt. Beyond it, and beyond `max_connections` in all, 503.
-  std::size_t max_per_address = 64;
+  std::size_t max_per_address = 128;
   std::size_t max_connections = 512;
   // Complete requests waiting for a free request thread; beyond it, 503.
   std::size_t max_queued = 64;
