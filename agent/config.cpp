@@ -29,7 +29,7 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"log", {"level", "file"}},
     {"web",
      {"enabled", "listen", "admin_password_hash", "api_token_sha256", "public_status", "max_body",
-      "threads", "session_timeout"}},
+      "threads", "session_timeout", "trusted_proxies"}},
     {"crl",
      {"enabled", "missing", "max_size", "connect_timeout", "read_timeout", "refresh_at", "min_lead",
       "retry_initial", "retry_max", "warning_margin", "upload_cdps", "allowed_hosts"}},
@@ -393,6 +393,11 @@ AgentConfig loadConfig(const std::string& path) {
   web.max_body = static_cast<std::size_t>(reader.positive("web.max_body", 1024 * 1024));
   web.threads = static_cast<int>(reader.positive("web.threads", 8));
   web.session_timeout = seconds("web.session_timeout", web.session_timeout);
+  try {
+    web.trusted_proxies = web::parseAddressRanges(reader.text("web.trusted_proxies", ""));
+  } catch (const std::invalid_argument& error) {
+    reader.fail("web.trusted_proxies", error.what());
+  }
   web.crl_warning_margin = crl.warning_margin;
 
   AbstractConfiguration::Keys fingerprints;

@@ -3,7 +3,7 @@
 namespace certbridge::web {
 namespace {
 
-constexpr const char* kStyle = R"css(
+const std::string kStyle = R"css(
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1d2125; background: #f6f7f9; }
 header { background: #20303f; color: #fff; padding: 10px 20px; display: flex; gap: 20px;
          align-items: center; }
@@ -31,7 +31,24 @@ input[type=search] { padding: 5px; width: 320px; margin-bottom: 8px; }
 button.action { padding: 2px 8px; }
 )css";
 
+const std::string kFilterScript =
+    R"js(document.getElementById('filter').addEventListener('input', function (e) {
+  var q = e.target.value.toLowerCase();
+  document.querySelectorAll('#certificates tbody tr').forEach(function (row) {
+    row.style.display = row.textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none';
+  });
+});
+)js";
+
 }  // namespace
+
+const std::string& styleSheet() {
+  return kStyle;
+}
+
+const std::string& filterScript() {
+  return kFilterScript;
+}
 
 std::string escapeHtml(const std::string& text) {
   std::string escaped;
@@ -55,8 +72,9 @@ std::string page(const std::string& title, const std::string& body, bool signed_
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width\">"
       "<title>" +
-      escapeHtml(title) + " — certbridge</title><style>" + kStyle +
-      "</style></head><body><header><span class=\"brand\">certbridge</span>"
+      escapeHtml(title) + " — certbridge</title><link rel=\"stylesheet\" href=\"" +
+      kStyleSheetPath +
+      "\"></head><body><header><span class=\"brand\">certbridge</span>"
       "<a href=\"/\">Status</a><a href=\"/audit\">Audit log</a>";
   if (signed_in) {
     html +=

@@ -1,5 +1,7 @@
 #include "web/status_json.h"
 
+#include <cstdio>
+
 namespace certbridge::web {
 
 Poco::JSON::Object storeJson(const storage::StoreStatus& store) {
@@ -61,6 +63,45 @@ Poco::JSON::Object crlJson(const storage::CrlFetchState& fetch,
   entry.set("last_fetch_error", fetch.last_error);
   entry.set("next_fetch_at", fetch.next_fetch_at.value_or(0));
   return entry;
+}
+
+namespace {
+
+// "3d04h" from a day on, "5h07m" below.
+std::string duration(std::int64_t seconds) {
+  const char* sign = seconds < 0 ? "-" : "";
+  seconds = seconds < 0 ? -seconds : seconds;
+  char text[48];
+  if (seconds >= 86400) {
+    std::snprintf(text, sizeof(text), "%s%lldd%02lldh", sign,
+                  static_cast<long long>(seconds / 86400),
+                  static_cast<long long>(seconds % 86400 / 3600));
+  } else {
+    std::snprintf(text, sizeof(text), "%s%lldh%02lldm", sign,
+                  static_cast<long long>(seconds / 3600),
+                  static_cast<long long>(seconds % 3600 / 60));
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string crlMessage(const storage::CrlFetchState& fetch,
+                       const std::optional<storage::CrlRecord>& crl, const std::string& level,
+                       storage::UnixTime now) {
+  std::string message;
+  if (!crl) {
+    message = "no CRL held" + (fetch.last_error.empty() ? "" : ": " + fetch.last_error);
+  } else if (level == "error" && crl->next_update) {
+    message = "CRL expired " + duration(now - *crl->next_update) + " ago";
+  } else if (level == "warning" && crl->next_update) {
+    message = "CRL expires in " + duration(*crl->next_update - now);
+  }
+  if (level != "error" && fetch.last_result == "failed") {
+    message +=
+        (message.empty() ? "" : "; ") + std::string("last fetch failed: ") + fetch.last_error;
+  }
+  return message;
 }
 
 }  // namespace certbridge::web

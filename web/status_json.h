@@ -22,4 +22,10 @@ Poco::JSON::Object crlJson(const storage::CrlFetchState& fetch,
                            const std::string& ca_subject, const std::string& level,
                            storage::UnixTime now);
 
+// What `status` says about a CRL in words: why there is none, when it expired or expires (at
+// the warning level), and a failed last fetch. Empty when all is well.
+std::string crlMessage(const storage::CrlFetchState& fetch,
+                       const std::optional<storage::CrlRecord>& crl, const std::string& level,
+                       storage::UnixTime now);
+
 }  // namespace certbridge::web

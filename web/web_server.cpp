@@ -7,14 +7,19 @@
 #include <Poco/Net/HTTPCookie.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/HTTPServerResponseImpl.h>
+#include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/MessageHeader.h>
 #include <Poco/Net/NameValueCollection.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/PartHandler.h>
 #include <Poco/Net/ServerSocket.h>
-#include <Poco/ThreadPool.h>
+#include <Poco/String.h>
+#include <Poco/Timestamp.h>
 #include <Poco/URI.h>
 
 #include <algorithm>
@@ -40,6 +45,9 @@ using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
 
 constexpr const char* kSessionCookie = "certbridge_session";
+// The login form's CSRF token, also set as this cookie (double submit): a login POST from
+// another site carries neither, since the cookie is SameSite=Strict.
+constexpr const char* kLoginCookie = "certbridge_login";
 // Login failures from one address before it has to wait, and how long.
 constexpr int kLoginFailuresAllowed = 5;
 constexpr std::int64_t kLoginLockSeconds = 60;
@@ -74,6 +82,15 @@ std::string subjectOf(const std::string& sha256,
   return sha256;
 }
 
+// An audit entry's number: whole, decimal, positive, no sign or spaces ("14zzz" is not 14).
+std::optional<std::int64_t> auditId(const std::string& text) {
+  if (text.empty() || text.size() > 18 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::stoll(text);
+}
+
 bool isHex(const std::string& text, std::size_t size) {
   return text.size() == size && text.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
@@ -104,6 +121,40 @@ class BodyTooLarge : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// Fewer bytes than Content-Length: 408, and the connection is not kept.
+class IncompleteBody : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A request that is not well-formed (a broken multipart body, too many form fields): 400 for
+// pages and API alike, since no person can fix it by reading a message on the status page.
+class MalformedRequest : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+constexpr int kFormFieldLimit = 100;
+
+constexpr const char* kContentSecurityPolicy =
+    "default-src 'none'; style-src 'self'; script-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'";
+
+std::string describe(const std::exception& error) {
+  const auto* poco = dynamic_cast<const Poco::Exception*>(&error);
+  return poco ? poco->displayText() : error.what();
+}
+
+// Poco 1.11 knows no reason phrase for some statuses and would send "OK".
+const std::string& reasonPhrase(HTTPResponse::HTTPStatus status) {
+  switch (status) {
+    case HTTPResponse::HTTP_TOO_MANY_REQUESTS: return HTTPResponse::HTTP_REASON_TOO_MANY_REQUESTS;
+    case HTTPResponse::HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE:
+      return HTTPResponse::HTTP_REASON_REQUEST_HEADER_FIELDS_TOO_LARGE;
+    default: return HTTPResponse::getReasonForStatus(status);
+  }
+}
 
 struct Identity {
   std::string actor;
@@ -174,8 +225,14 @@ class WebApp {
 
   Reply statusPage(const std::optional<Identity>& identity, const std::string& message);
   Reply auditPage(const std::optional<Identity>& identity);
-  Reply loginPage(const std::string& error, HTTPResponse::HTTPStatus status);
-  Reply login(const HTTPServerRequest& request, const Poco::Net::HTMLForm& form);
+  // A login form carrying `login_token` (a new one, also set as a cookie, when empty).
+  Reply loginPage(const std::string& error, HTTPResponse::HTTPStatus status,
+                  std::string login_token = "");
+  Reply login(const HTTPServerRequest& request, const Poco::Net::HTMLForm& form,
+              const std::string& client);
+  // The address the request comes from: the TCP peer, or X-Forwarded-For's client when the
+  // peer is one of `[web] trusted_proxies`.
+  std::string clientOf(const HTTPServerRequest& request) const;
   Reply setTrust(const std::string& sha256, storage::TrustState state, const Identity& who,
                  const std::string& origin, bool json);
   Reply undo(std::int64_t audit_id, const Identity& who, const std::string& origin);
@@ -214,7 +271,11 @@ class WebApp {
   storage::CrlRepository crls_;
   std::mutex mutex_;
   std::map<std::string, Session> sessions_;
-  std::map<std::string, std::pair<int, std::int64_t>> login_failures_;  // address → count, since
+  struct LoginAttempts {
+    int checked = 0;  // passwords checked in this window, the one running included
+    std::int64_t window_start = 0;
+  };
+  std::map<std::string, LoginAttempts> login_attempts_;  // by client address
 };
 
 namespace {
@@ -253,6 +314,13 @@ std::string readBody(HTTPServerRequest& request, std::size_t limit) {
       throw BodyTooLarge("request body is over the limit of " + std::to_string(limit) + " bytes");
     }
   }
+  // The stream ends early, without an exception, when a read times out or the client closes.
+  if (request.hasContentLength() &&
+      body.size() < static_cast<std::uint64_t>(request.getContentLength64())) {
+    throw IncompleteBody("the request body ended before its Content-Length of " +
+                         std::to_string(request.getContentLength64()) +
+                         " bytes: nothing came for too long, or the client closed");
+  }
   return body;
 }
 
@@ -260,10 +328,14 @@ std::string readBody(HTTPServerRequest& request, std::size_t limit) {
 
 std::optional<Identity> WebApp::identify(const HTTPServerRequest& request) {
   if (request.has("Authorization")) {
+    // RFC 9110: the scheme is case-insensitive; one or more spaces before the token.
     const std::string header = request.get("Authorization");
-    constexpr std::string_view kBearer = "Bearer ";
-    if (header.starts_with(kBearer) && !settings_.api_token_sha256.empty() &&
-        constantTimeEquals(sha256Hex(header.substr(kBearer.size())), settings_.api_token_sha256)) {
+    const auto space = header.find(' ');
+    const auto token_start = header.find_first_not_of(' ', space);
+    if (space != std::string::npos && token_start != std::string::npos &&
+        Poco::icompare(header.substr(0, space), "Bearer") == 0 &&
+        !settings_.api_token_sha256.empty() &&
+        constantTimeEquals(sha256Hex(header.substr(token_start)), settings_.api_token_sha256)) {
       return Identity{"api-token", ""};
     }
     return std::nullopt;
@@ -309,6 +381,10 @@ void WebApp::handle(HTTPServerRequest& request, HTTPServerResponse& response) {
   try {
     const std::string body = readBody(request, settings_.max_body);
     reply = route(request, body);
+  } catch (const IncompleteBody& error) {
+    reply = wants_json ? jsonError(HTTPResponse::HTTP_REQUEST_TIMEOUT, error.what())
+                       : Reply{HTTPResponse::HTTP_REQUEST_TIMEOUT, "text/plain; charset=utf-8",
+                               std::string(error.what()) + "\n"};
   } catch (const BodyTooLarge& error) {
     reply = wants_json ? jsonError(HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE, error.what())
                        : Reply{HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE,
@@ -321,6 +397,10 @@ void WebApp::handle(HTTPServerRequest& request, HTTPServerResponse& response) {
                          : Reply{error.status(), "text/plain; charset=utf-8",
                                  std::string(error.what()) + "\n"};
     }
+  } catch (const MalformedRequest& error) {
+    reply = wants_json ? jsonError(HTTPResponse::HTTP_BAD_REQUEST, error.what())
+                       : Reply{HTTPResponse::HTTP_BAD_REQUEST, "text/plain; charset=utf-8",
+                               std::string(error.what()) + "\n"};
   } catch (const BadInput& error) {
     reply = wants_json ? jsonError(HTTPResponse::HTTP_BAD_REQUEST, error.what())
                        : redirect("/?message=" + urlEncoded(error.what()));
@@ -332,15 +412,15 @@ void WebApp::handle(HTTPServerRequest& request, HTTPServerResponse& response) {
                         "certbridge could not answer: " + std::string(error.what()) + "\n"};
   }
 
-  response.setStatus(reply.status);
-  if (reply.status == HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE) {
-    response.setKeepAlive(false);
+  response.setStatusAndReason(reply.status, reasonPhrase(reply.status));
+  if (reply.status == HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE ||
+      reply.status == HTTPResponse::HTTP_REQUEST_TIMEOUT) {
+    response.setKeepAlive(false);  // the rest of the body may still come
   }
   response.setContentType(reply.content_type);
-  // Nothing on these pages comes from elsewhere; inline styles and the filter script only.
-  response.set("Content-Security-Policy",
-               "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  // Nothing on these pages comes from elsewhere, and nothing inline runs: the style sheet and
+  // the filter script are served files, so injected markup could neither run nor restyle.
+  response.set("Content-Security-Policy", kContentSecurityPolicy);
   response.set("X-Content-Type-Options", "nosniff");
   response.set("X-Frame-Options", "DENY");
   response.set("Referrer-Policy", "no-referrer");
@@ -363,7 +443,7 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
   const Poco::URI uri(request.getURI());
   const std::string path = uri.getPath();
   const std::string method = request.getMethod();
-  const std::string origin = request.clientAddress().host().toString();
+  const std::string origin = clientOf(request);
   const std::optional<Identity> identity = identify(request);
   const bool get = method == "GET" || method == "HEAD";
 
@@ -373,19 +453,33 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
   if (get && path == "/login") {
     return loginPage("", HTTPResponse::HTTP_OK);
   }
+  if (get && (path == kStyleSheetPath || path == kFilterScriptPath)) {
+    Reply reply;
+    reply.content_type =
+        path == kStyleSheetPath ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8";
+    reply.body = path == kStyleSheetPath ? styleSheet() : filterScript();
+    return reply;
+  }
 
   // Forms: urlencoded or multipart, from the body already read within the limit.
   Poco::Net::HTMLForm form;
   UploadCollector uploads(settings_.max_body);
   if (method == "POST" && !path.starts_with("/api/")) {
     std::istringstream stream(body);
-    form.setFieldLimit(100);
-    form.load(request, stream, uploads);
+    form.setFieldLimit(kFormFieldLimit);
+    try {
+      form.load(request, stream, uploads);
+    } catch (const BodyTooLarge&) {
+      throw;
+    } catch (const std::exception& error) {
+      throw MalformedRequest("the form cannot be read (at most " + std::to_string(kFormFieldLimit) +
+                             " fields): " + describe(error));
+    }
   }
   const std::string form_csrf = form.get("csrf", "");
 
   if (method == "POST" && path == "/login") {
-    return login(request, form);
+    return login(request, form, origin);
   }
   if (method == "POST" && path == "/logout") {
     requireChange(request, identity, form_csrf);
@@ -439,15 +533,10 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
         segments[2] == "approve" ? storage::TrustState::trusted : storage::TrustState::blocked, who,
         origin, false);
   }
-  if (method == "POST" && segments.size() == 3 && segments[0] == "audit" && segments[2] == "undo") {
+  if (method == "POST" && segments.size() == 3 && segments[0] == "audit" && segments[2] == "undo" &&
+      auditId(segments[1])) {
     const Identity who = requireChange(request, identity, form_csrf);
-    std::int64_t id = 0;
-    try {
-      id = std::stoll(segments[1]);
-    } catch (const std::exception&) {
-      throw BadInput("no such audit entry");
-    }
-    return undo(id, who, origin);
+    return undo(*auditId(segments[1]), who, origin);
   }
   if (method == "POST" && path == "/upload") {
     const Identity who = requireChange(request, identity, form_csrf);
@@ -488,7 +577,17 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
                     identity.has_value(), identity ? identity->csrf : "")};
 }
 
-WebApp::Reply WebApp::loginPage(const std::string& error, HTTPResponse::HTTPStatus status) {
+WebApp::Reply WebApp::loginPage(const std::string& error, HTTPResponse::HTTPStatus status,
+                                std::string login_token) {
+  Reply reply;
+  if (login_token.empty()) {
+    login_token = randomHex(32);
+    Poco::Net::HTTPCookie cookie(kLoginCookie, login_token);
+    cookie.setHttpOnly(true);
+    cookie.setPath("/login");
+    cookie.setSameSite(Poco::Net::HTTPCookie::SAME_SITE_STRICT);
+    reply.cookies.push_back(cookie);
+  }
   std::string body = "<h1>Log in</h1>";
   if (settings_.admin_password_hash.empty()) {
     body +=
@@ -500,47 +599,54 @@ WebApp::Reply WebApp::loginPage(const std::string& error, HTTPResponse::HTTPStat
     body += "<p class=\"bad\" id=\"login-error\">" + escapeHtml(error) + "</p>";
   }
   body +=
-      "<form method=\"post\" action=\"/login\"><p><label>Password <input type=\"password\" "
-      "name=\"password\" id=\"password\" autofocus required></label> <button type=\"submit\" "
-      "id=\"login\">Log in</button></p></form>";
-  Reply reply;
+      "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"csrf\" value=\"" +
+      escapeHtml(login_token) +
+      "\"><p><label>Password <input type=\"password\" name=\"password\" id=\"password\" "
+      "autofocus required></label> <button type=\"submit\" id=\"login\">Log in</button></p></form>";
   reply.status = status;
   reply.body = page("Log in", body, false, "");
   return reply;
 }
 
-WebApp::Reply WebApp::login(const HTTPServerRequest& request, const Poco::Net::HTMLForm& form) {
-  const std::string address = request.clientAddress().host().toString();
+WebApp::Reply WebApp::login(const HTTPServerRequest& request, const Poco::Net::HTMLForm& form,
+                            const std::string& client) {
+  Poco::Net::NameValueCollection cookies;
+  request.getCookies(cookies);
+  const std::string login_token = cookies.get(kLoginCookie, "");
+  if (login_token.empty() || !constantTimeEquals(form.get("csrf", ""), login_token)) {
+    return loginPage("The login form had expired or did not come from this page; try again.",
+                     HTTPResponse::HTTP_FORBIDDEN);
+  }
   const std::int64_t now = unixNow();
   {
+    // The attempt counts before the password is checked, in the same locked section as the
+    // lockout test: however many requests race, at most kLoginFailuresAllowed checks run per
+    // window and address.
     const std::lock_guard lock(mutex_);
-    const auto& [failures, since] = login_failures_[address];
-    if (failures >= kLoginFailuresAllowed && now - since < kLoginLockSeconds) {
-      return loginPage("Too many wrong passwords; wait a minute and try again.",
-                       HTTPResponse::HTTP_TOO_MANY_REQUESTS);
+    LoginAttempts& attempts = login_attempts_[client];
+    if (now - attempts.window_start >= kLoginLockSeconds) {
+      attempts = LoginAttempts{0, now};
     }
+    if (attempts.checked >= kLoginFailuresAllowed) {
+      return loginPage("Too many wrong passwords; wait a minute and try again.",
+                       HTTPResponse::HTTP_TOO_MANY_REQUESTS, login_token);
+    }
+    ++attempts.checked;
   }
   if (settings_.admin_password_hash.empty() ||
       !verifyPassword(form.get("password", ""), settings_.admin_password_hash)) {
-    {
-      const std::lock_guard lock(mutex_);
-      auto& [failures, since] = login_failures_[address];
-      if (now - since >= kLoginLockSeconds) {
-        failures = 0;
-      }
-      ++failures;
-      since = now;
-    }
-    logger_.warning("web: wrong password from %s", address);
-    return loginPage("Wrong password.", HTTPResponse::HTTP_UNAUTHORIZED);
+    storage::AuditLog(database_).append(
+        {now, "(anonymous)", client, "login.failed", "", "wrong password", 0, ""});
+    logger_.warning("web: wrong password from %s", client);
+    return loginPage("Wrong password.", HTTPResponse::HTTP_UNAUTHORIZED, login_token);
   }
   const std::string token = randomHex(32);
   {
     const std::lock_guard lock(mutex_);
-    login_failures_.erase(address);
+    login_attempts_.erase(client);
     sessions_[token] = Session{randomHex(32), now + settings_.session_timeout.count()};
   }
-  logger_.notice("web: administrator logged in from %s", address);
+  logger_.notice("web: administrator logged in from %s", client);
   Reply reply = redirect("/");
   Poco::Net::HTTPCookie cookie(kSessionCookie, token);
   cookie.setHttpOnly(true);
@@ -548,7 +654,22 @@ WebApp::Reply WebApp::login(const HTTPServerRequest& request, const Poco::Net::H
   cookie.setSameSite(Poco::Net::HTTPCookie::SAME_SITE_STRICT);
   cookie.setMaxAge(static_cast<int>(settings_.session_timeout.count()));
   reply.cookies.push_back(cookie);
+  Poco::Net::HTTPCookie used_login_token(kLoginCookie, "");
+  used_login_token.setPath("/login");
+  used_login_token.setMaxAge(0);
+  reply.cookies.push_back(used_login_token);
   return reply;
+}
+
+std::string WebApp::clientOf(const HTTPServerRequest& request) const {
+  std::vector<std::string> forwarded_for;
+  for (const auto& [name, value] : request) {
+    if (Poco::icompare(name, "X-Forwarded-For") == 0) {
+      forwarded_for.push_back(value);
+    }
+  }
+  return clientAddress(request.clientAddress().host(), forwarded_for, settings_.trusted_proxies)
+      .toString();
 }
 
 WebApp::Reply WebApp::setTrust(const std::string& sha256, storage::TrustState state,
@@ -572,17 +693,33 @@ WebApp::Reply WebApp::setTrust(const std::string& sha256, storage::TrustState st
 
 WebApp::Reply WebApp::undo(std::int64_t audit_id, const Identity& who, const std::string& origin) {
   const std::optional<storage::AuditEntry> entry = storage::AuditLog(database_).find(audit_id);
+  const std::string name = "audit entry " + std::to_string(audit_id);
   if (!entry) {
-    throw BadInput("no such audit entry");
+    throw BadInput("no " + name);
   }
   if (entry->action == "certificate.uploaded" && entry->previous.empty()) {
-    certificates_.removeUpload(entry->target, who.actor, origin, unixNow());
+    try {
+      certificates_.removeUpload(entry->target, who.actor, origin, unixNow());
+    } catch (const storage::StorageError& error) {
+      throw BadInput("cannot undo " + name + ": " + error.what());
+    }
   } else if (entry->action.starts_with("trust.") || entry->action == "certificate.uploaded") {
     if (entry->previous.empty()) {
       throw BadInput("this change has no earlier state to return to");
     }
-    certificates_.setTrustState(entry->target, storage::trustStateFromString(entry->previous),
-                                who.actor, origin, unixNow());
+    for (const storage::CertificateView& view : certificates_.listCertificates()) {
+      if (view.certificate.sha256 == entry->target && view.trust &&
+          storage::toString(*view.trust) == entry->previous) {
+        throw BadInput("nothing to undo: " + name + "'s certificate is " + entry->previous +
+                       " already");
+      }
+    }
+    try {
+      certificates_.setTrustState(entry->target, storage::trustStateFromString(entry->previous),
+                                  who.actor, origin, unixNow());
+    } catch (const storage::StorageError& error) {
+      throw BadInput("cannot undo " + name + ": " + error.what());
+    }
   } else {
     throw BadInput("only trust changes and uploads can be undone");
   }
@@ -592,6 +729,17 @@ WebApp::Reply WebApp::undo(std::int64_t audit_id, const Identity& who, const std
 
 WebApp::Reply WebApp::upload(const std::string& bytes, const Identity& who,
                              const std::string& origin, bool as_json) {
+  // DER with bytes after the certificate is refused by the parser; PEM is held to the same:
+  // nothing but white space after the last END line.
+  if (bytes.find("-----BEGIN ") != std::string::npos) {
+    const auto last_end = bytes.rfind("-----END ");
+    const auto end_line_end =
+        last_end == std::string::npos ? last_end : bytes.find("-----", last_end + 9);
+    if (end_line_end == std::string::npos ||
+        bytes.find_first_not_of(" \t\r\n", end_line_end + 5) != std::string::npos) {
+      throw BadInput("the upload has text after its -----END line; upload the certificate alone");
+    }
+  }
   const std::string sha256 = agent_.addUploadedClient(
       std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()), who.actor,
       origin);
@@ -736,13 +884,7 @@ WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
     }
     body += "</td></tr>";
   }
-  body +=
-      "</tbody></table><script>\n"
-      "document.getElementById('filter').addEventListener('input', function (e) {\n"
-      "  var q = e.target.value.toLowerCase();\n"
-      "  document.querySelectorAll('#certificates tbody tr').forEach(function (row) {\n"
-      "    row.style.display = row.textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none';\n"
-      "  });\n});\n</script>";
+  body += "</tbody></table><script src=\"" + std::string(kFilterScriptPath) + "\"></script>";
   Reply reply;
   reply.body = page("Status", body, signed_in, csrf);
   return reply;
@@ -780,22 +922,33 @@ WebApp::Reply WebApp::auditPage(const std::optional<Identity>& identity) {
 WebApp::Reply WebApp::statusJson() {
   const std::int64_t now = unixNow();
   Poco::JSON::Object root;
+  // The fields of `certbridge status --json` but its `database` (a path on the server), and
+  // the same notion of healthy; plus the warnings of the last render.
   Poco::JSON::Array stores;
+  bool healthy = true;
   for (const storage::StoreStatus& store : certificates_.listStores()) {
     stores.add(storeJson(store));
+    healthy = healthy && store.last_sync_ok;
   }
   root.set("stores", stores);
   if (const auto publish = storage::PublishHistory(database_).lastChange()) {
     root.set("last_publish", publishJson(*publish));
+    healthy = healthy && publish->result != "failed";
   }
   Poco::JSON::Array crl_list;
   const std::vector<storage::CertificateView> certificates = certificates_.listCertificates();
   for (const storage::CrlFetchState& fetch : crls_.fetchStates()) {
     const auto crl = crls_.current(fetch.ca_sha256);
-    crl_list.add(crlJson(fetch, crl, subjectOf(fetch.ca_sha256, certificates),
-                         storage::crlLevel(crl, now, settings_.crl_warning_margin.count()), now));
+    const std::string level = storage::crlLevel(crl, now, settings_.crl_warning_margin.count());
+    healthy = healthy && level != "error";
+    Poco::JSON::Object entry =
+        crlJson(fetch, crl, subjectOf(fetch.ca_sha256, certificates), level, now);
+    entry.set("message", crlMessage(fetch, crl, level, now));
+    crl_list.add(entry);
   }
   root.set("crls", crl_list);
+  root.set("healthy", healthy);
+  root.set("now", now);
   Poco::JSON::Array warnings;
   for (const std::string& warning : agent_.currentWarnings()) {
     warnings.add(warning);
@@ -910,40 +1063,90 @@ class AppHandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   explicit AppHandlerFactory(std::shared_ptr<WebApp> app) : app_(std::move(app)) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new AppHandler(app_);  // Poco's interface: the server owns and deletes the handler
+    return new AppHandler(app_);  // Poco's interface: the caller owns and deletes the handler
   }
 
  private:
   std::shared_ptr<WebApp> app_;
 };
 
+// Tells whether Poco has already read part of the next request into its buffer: such a
+// connection cannot go back to the gate, which only sees what is still in the socket.
+class RequestSession final : public Poco::Net::HTTPServerSession {
+ public:
+  using HTTPServerSession::HTTPServerSession;
+  bool holdsUnreadInput() const { return buffered() > 0; }
+};
+
 }  // namespace
 
-// Owns the Poco server and the thread pool it runs on, so that stopping waits for its threads.
+// Poco's HTTP request parsing and response writing, one request per call from the
+// ConnectionGate (as Poco's HTTPServerConnection does for a whole connection).
 class PocoServer {
  public:
   PocoServer(const Poco::Net::ServerSocket& socket, std::shared_ptr<WebApp> app,
-             const WebSettings& settings)
-      : pool_(1, settings.threads) {
-    auto parameters = Poco::makeAuto<Poco::Net::HTTPServerParams>();
-    parameters->setMaxThreads(settings.threads);
-    parameters->setMaxQueued(64);
-    parameters->setTimeout(Poco::Timespan(settings.request_timeout.count(), 0));
-    parameters->setKeepAlive(true);
-    parameters->setKeepAliveTimeout(Poco::Timespan(5, 0));
-    parameters->setServerName("certbridge");
-    server_ = std::make_unique<Poco::Net::HTTPServer>(
-        Poco::makeShared<AppHandlerFactory>(std::move(app)), pool_, socket, parameters);
+             const WebSettings& settings, Poco::Logger& logger)
+      : parameters_(Poco::makeAuto<Poco::Net::HTTPServerParams>()), factory_(std::move(app)) {
+    parameters_->setTimeout(Poco::Timespan(settings.request_timeout.count(), 0));
+    parameters_->setKeepAlive(true);
+    parameters_->setServerName("certbridge");
+    ConnectionLimits limits = settings.connection_limits;
+    limits.threads = settings.threads;
+    gate_ = std::make_unique<ConnectionGate>(
+        socket, limits, settings.trusted_proxies,
+        [this](const Poco::Net::StreamSocket& connection) { return serveOne(connection); }, logger);
   }
-  ~PocoServer() {
-    server_->stopAll(true);
-    pool_.joinAll();
-  }
-  void start() { server_->start(); }
+  ~PocoServer() { gate_->stop(); }
+  void start() { gate_->start(); }
 
  private:
-  Poco::ThreadPool pool_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  // True when the connection may carry another request.
+  bool serveOne(const Poco::Net::StreamSocket& connection) {
+    // Poco's server session only keeps these for its own polls: every read and write of the
+    // body and the response gets them here.
+    Poco::Net::StreamSocket socket(connection);
+    socket.setReceiveTimeout(parameters_->getTimeout());
+    socket.setSendTimeout(parameters_->getTimeout());
+    RequestSession session(socket, parameters_);
+    const bool keep = serveOne(session);
+    if (keep) {
+      session.detachSocket();  // a session closes its socket when it ends
+    }
+    return keep;
+  }
+
+  bool serveOne(RequestSession& session) {
+    // Request and response end (and flush) before the connection goes back to the gate.
+    Poco::Net::HTTPServerResponseImpl response(session);
+    try {
+      Poco::Net::HTTPServerRequestImpl request(response, session, parameters_.get());
+      response.setDate(Poco::Timestamp());
+      response.setVersion(request.getVersion());
+      response.setKeepAlive(request.getKeepAlive());
+      response.set("Server", "certbridge");
+      if (request.getExpectContinue()) {
+        response.sendContinue();
+      }
+      const std::unique_ptr<Poco::Net::HTTPRequestHandler> handler(
+          factory_.createRequestHandler(request));
+      handler->handleRequest(request, response);
+      return response.getKeepAlive() && !session.holdsUnreadInput();
+    } catch (const Poco::Net::NoMessageException&) {
+      return false;  // closed before sending a request
+    } catch (const Poco::Net::MessageException&) {
+      if (!response.sent()) {
+        response.setStatusAndReason(HTTPResponse::HTTP_BAD_REQUEST);
+        response.setKeepAlive(false);
+        response.setContentLength(0);
+        response.send();
+      }
+      return false;
+    }
+  }
+
+  Poco::Net::HTTPServerParams::Ptr parameters_;
+  AppHandlerFactory factory_;
+  std::unique_ptr<ConnectionGate> gate_;
 };
 
 WebServer::WebServer(WebSettings settings, storage::Database& database, AgentControl& agent,
@@ -966,7 +1169,7 @@ void WebServer::start() {
                              " ([web] listen): " + error.displayText());
   }
   port_ = socket.address().port();
-  server_ = std::make_unique<PocoServer>(socket, app_, settings_);
+  server_ = std::make_unique<PocoServer>(socket, app_, settings_, logger_);
   server_->start();
 }
 

@@ -6,9 +6,12 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "storage/database.h"
 #include "web/agent_control.h"
+#include "web/client_address.h"
+#include "web/connection_gate.h"
 
 namespace certbridge::web {
 
@@ -22,12 +25,18 @@ struct WebSettings {
   std::chrono::seconds session_timeout{8 * 3600};
   std::chrono::seconds request_timeout{30};
   std::chrono::seconds crl_warning_margin{86400};
+  // Peers whose X-Forwarded-For names the client (for the login lockout and the audit log), and
+  // which the per-address connection limit leaves alone. Empty: the TCP peer is the client.
+  std::vector<AddressRange> trusted_proxies;
+  // Request head deadline and connection caps; `threads` above is copied into them.
+  ConnectionLimits connection_limits;
 };
 
 class WebApp;
 
-// The status and management web page, its JSON API, /healthz and /metrics, served by Poco's
-// HTTPServer from a bounded thread pool. Reads storage directly; asks `agent` for everything
+// The status and management web page, its JSON API, /healthz and /metrics: Poco's HTTP
+// connection handling behind a ConnectionGate, which gives a request thread only to requests
+// whose head has arrived in time. Reads storage directly; asks `agent` for everything
 // that changes what nginx enforces. Borrows the Database and the AgentControl, which must
 // outlive it.
 class WebServer {

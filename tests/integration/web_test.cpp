@@ -1,8 +1,16 @@
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "tests/integration/mtls_edge.h"
@@ -15,6 +23,37 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* kPassword = "browser-test-password";
+constexpr const char* kToken = "integration-api-token";
+
+// Every key path of a JSON value ("crls[].ca_sha256"), arrays as the union of their elements.
+void collectKeys(const Poco::Dynamic::Var& value, const std::string& prefix,
+                 std::set<std::string>& keys) {
+  if (value.type() == typeid(Poco::JSON::Object::Ptr)) {
+    const auto object = value.extract<Poco::JSON::Object::Ptr>();
+    for (const auto& [name, member] : *object) {
+      keys.insert(prefix + name);
+      collectKeys(member, prefix + name + ".", keys);
+    }
+  } else if (value.type() == typeid(Poco::JSON::Array::Ptr)) {
+    for (const auto& element : *value.extract<Poco::JSON::Array::Ptr>()) {
+      collectKeys(element, prefix.substr(0, prefix.size() - 1) + "[].", keys);
+    }
+  }
+}
+
+std::set<std::string> keysOf(const std::string& json) {
+  std::set<std::string> keys;
+  collectKeys(Poco::JSON::Parser().parse(json), "", keys);
+  return keys;
+}
+
+std::string joined(const std::set<std::string>& keys) {
+  std::string text;
+  for (const std::string& key : keys) {
+    text += key + " ";
+  }
+  return text;
+}
 
 // `certbridge run` with its web page, a real nginx, and real headless Chromium.
 class WebInBrowser : public MtlsEdge {
@@ -22,7 +61,8 @@ class WebInBrowser : public MtlsEdge {
   void SetUp() override {
     MtlsEdge::SetUp();
     writeConfig("pid_file = " + nginx_->pidFile(), "manual",
-                "[web]\nadmin_password_hash = " + web::hashPassword(kPassword, 1000) + "\n");
+                "admin_password_hash = " + web::hashPassword(kPassword, 1000) +
+                    "\napi_token_sha256 = " + web::sha256Hex(kToken) + "\n");
     publishAndStartNginx();
     const ShellResult started =
         shell(quoted(certbridgeBinary()) + " --config " + quoted(configFile()) + " run > " +
@@ -72,6 +112,15 @@ TEST_F(WebInBrowser, LogInSeeExpiryApproveAndNginxAcceptsTheClient) {
   EXPECT_NE(table.find("fine"), std::string::npos) << "expiry band in words";
   EXPECT_NE(table.find("pending"), std::string::npos);
 
+  // Nothing inline runs (the CSP has no 'unsafe-inline'): the style sheet and the filter
+  // script are files, and both took effect.
+  EXPECT_EQ(browser.script("return document.querySelectorAll('script:not([src]), style').length;"),
+            "0");
+  EXPECT_EQ(browser.script("return getComputedStyle(document.querySelector('header'))"
+                           ".backgroundColor;"),
+            "rgb(32, 48, 63)")
+      << "the served style sheet applies";
+
   // The filter works in the page, without a reload.
   browser.type(browser.find("#filter"), "alice");
   EXPECT_EQ(browser.script("return Array.from(document.querySelectorAll('#certificates tbody "
@@ -102,6 +151,33 @@ TEST_F(WebInBrowser, LogInSeeExpiryApproveAndNginxAcceptsTheClient) {
   EXPECT_NE(audit.find("trust.trusted"), std::string::npos) << audit;
   EXPECT_NE(audit.find("admin"), std::string::npos);
   EXPECT_NE(audit.find("127.0.0.1"), std::string::npos);
+}
+
+TEST_F(WebInBrowser, TheApiHasTheFieldsOfStatusJson) {
+  // SetUp published once: stores, certificates and the last publish are there to compare.
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(web_port_));
+  Poco::Net::HTTPRequest request("GET", "/api/v1/status", Poco::Net::HTTPMessage::HTTP_1_1);
+  request.set("Authorization", std::string("Bearer ") + kToken);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::string api;
+  Poco::StreamCopier::copyToString(session.receiveResponse(response), api);
+  ASSERT_EQ(response.getStatus(), 200) << api;
+  const ShellResult status = certbridge("status --json");
+  ASSERT_NE(status.output.find('{'), std::string::npos) << status.output;
+
+  std::set<std::string> expected = keysOf(status.output.substr(status.output.find('{')));
+  for (const char* key : {"certificates[].sha256", "stores[].name", "last_publish.result",
+                          "crls[].ca_sha256", "crls[].message"}) {
+    ASSERT_TRUE(expected.contains(key)) << key << " missing: " << joined(expected);
+  }
+  // The documented differences: the database's path stays off the web; the page's warnings
+  // are the web's own.
+  expected.erase("database");
+  expected.insert("warnings");
+  const std::set<std::string> actual = keysOf(api);
+  EXPECT_EQ(actual, expected) << "API: " << joined(actual)
+                              << "\nstatus --json: " << joined(expected);
 }
 
 }  // namespace
