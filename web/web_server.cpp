@@ -2,17 +2,13 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTMLForm.h>
 #include <Poco/Net/HTTPCookie.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/MessageHeader.h>
 #include <Poco/Net/NameValueCollection.h>
-#include <Poco/Net/PartHandler.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
@@ -30,6 +26,7 @@
 #include "storage/crl_repository.h"
 #include "web/html.h"
 #include "web/password.h"
+#include "web/request_body.h"
 #include "web/status_json.h"
 
 namespace certbridge::web {
@@ -100,11 +97,6 @@ std::string urlEncoded(const std::string& text) {
   return encoded;
 }
 
-class BodyTooLarge : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 struct Identity {
   std::string actor;
   std::string csrf;  // empty for bearer tokens, which are not sent by browsers on their own
@@ -113,28 +105,6 @@ struct Identity {
 struct Session {
   std::string csrf;
   std::int64_t expires = 0;
-};
-
-// Keeps the file parts of a multipart upload, capped like every body.
-class UploadCollector final : public Poco::Net::PartHandler {
- public:
-  explicit UploadCollector(std::size_t limit) : limit_(limit) {}
-  void handlePart(const Poco::Net::MessageHeader&, std::istream& stream) override {
-    std::string content;
-    std::vector<char> chunk(16 * 1024);
-    while (stream) {
-      stream.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-      content.append(chunk.data(), static_cast<std::size_t>(stream.gcount()));
-      if (content.size() > limit_) {
-        throw BodyTooLarge("upload larger than the limit");
-      }
-    }
-    files.push_back(std::move(content));
-  }
-  std::vector<std::string> files;
-
- private:
-  std::size_t limit_;
 };
 
 }  // namespace
@@ -175,7 +145,7 @@ class WebApp {
   Reply statusPage(const std::optional<Identity>& identity, const std::string& message);
   Reply auditPage(const std::optional<Identity>& identity);
   Reply loginPage(const std::string& error, HTTPResponse::HTTPStatus status);
-  Reply login(const HTTPServerRequest& request, const Poco::Net::HTMLForm& form);
+  Reply login(const HTTPServerRequest& request, const Poco::Net::NameValueCollection& form);
   Reply setTrust(const std::string& sha256, storage::TrustState state, const Identity& who,
                  const std::string& origin, bool json);
   Reply undo(std::int64_t audit_id, const Identity& who, const std::string& origin);
@@ -375,17 +345,14 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
   }
 
   // Forms: urlencoded or multipart, from the body already read within the limit.
-  Poco::Net::HTMLForm form;
-  UploadCollector uploads(settings_.max_body);
+  FormBody form;
   if (method == "POST" && !path.starts_with("/api/")) {
-    std::istringstream stream(body);
-    form.setFieldLimit(100);
-    form.load(request, stream, uploads);
+    form = parseFormBody(request.getContentType(), body, settings_.max_body);
   }
-  const std::string form_csrf = form.get("csrf", "");
+  const std::string form_csrf = form.fields.get("csrf", "");
 
   if (method == "POST" && path == "/login") {
-    return login(request, form);
+    return login(request, form.fields);
   }
   if (method == "POST" && path == "/logout") {
     requireChange(request, identity, form_csrf);
@@ -451,22 +418,15 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
   }
   if (method == "POST" && path == "/upload") {
     const Identity who = requireChange(request, identity, form_csrf);
-    if (uploads.files.empty() || uploads.files.front().empty()) {
+    if (form.files.empty() || form.files.front().empty()) {
       throw BadInput("choose a certificate file (PEM or DER) to upload");
     }
-    return upload(uploads.files.front(), who, origin, false);
+    return upload(form.files.front(), who, origin, false);
   }
   if (method == "POST" && segments.size() == 5 && segments[0] == "api" &&
       segments[2] == "certificates" && segments[4] == "trust") {
     const Identity who = requireChange(request, identity, "");
-    Poco::Dynamic::Var parsed;
-    try {
-      parsed = Poco::JSON::Parser().parse(body);
-    } catch (const Poco::Exception& error) {
-      throw BadInput("body is not JSON: " + error.displayText());
-    }
-    const auto object = parsed.extract<Poco::JSON::Object::Ptr>();
-    const std::string state = object ? object->optValue<std::string>("state", "") : "";
+    const std::string state = trustStateFromJson(body);
     if (!isHex(segments[3], 64)) {
       throw BadInput("not a SHA-256 fingerprint: " + segments[3]);
     }
@@ -509,7 +469,8 @@ WebApp::Reply WebApp::loginPage(const std::string& error, HTTPResponse::HTTPStat
   return reply;
 }
 
-WebApp::Reply WebApp::login(const HTTPServerRequest& request, const Poco::Net::HTMLForm& form) {
+WebApp::Reply WebApp::login(const HTTPServerRequest& request,
+                            const Poco::Net::NameValueCollection& form) {
   const std::string address = request.clientAddress().host().toString();
   const std::int64_t now = unixNow();
   {
