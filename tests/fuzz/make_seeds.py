@@ -94,6 +94,14 @@ write("crl_fuzz", "issuing.der",
       der(crl(name("Fuzz Issuing CA"), issuing_key, [5], 3)))
 write("crl_fuzz", "entries.pem", pem(crl(name("Fuzz Issuing CA"), issuing_key, [7, 8, 9], 4)))
 
+# doctor's bundle files: the first byte says which kind (0 certificates, 1 CRLs).
+write("pem_blocks_fuzz", "client_ca.txt", b"\0" + pem(root) + pem(issuing))
+write("pem_blocks_fuzz", "mixed.txt", b"\0" + pem(alice) + b"-----BEGIN PRIVATE KEY-----\nAAAA\n"
+      b"-----END PRIVATE KEY-----\n" + pem(crl(name("Fuzz Root CA"), root_key, [1], 9)) +
+      b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n-----BEGIN X\n")
+write("pem_blocks_fuzz", "crls.txt", b"\1" + pem(crl(name("Fuzz Root CA"), root_key, [1, 2], 5)) +
+      pem(crl(name("Fuzz Issuing CA"), issuing_key, [], 6)))
+
 write("config_fuzz", "readme.ini", """[storage]
 path = /tmp/certbridge-fuzz/certbridge.db
 busy_timeout_ms = 5000
