@@ -376,15 +376,17 @@ std::vector<unsigned char> crlDerFromBytes(std::vector<unsigned char> bytes,
   const int decoded =
       EVP_DecodeBlock(der.data(), reinterpret_cast<const unsigned char*>(base64.data()),
                       static_cast<int>(base64.size()));
-  if (decoded < 0 || base64.size() % 4 != 0) {
+  // EVP_DecodeBlock counts '=' padding as zero bytes. More than two '=' is not base64 (and "===="
+  // would otherwise take the size below zero).
+  std::size_t padding = 0;
+  for (auto it = base64.rbegin(); it != base64.rend() && *it == '='; ++it) {
+    ++padding;
+  }
+  if (decoded < 0 || base64.size() % 4 != 0 || padding > 2 ||
+      padding > static_cast<std::size_t>(decoded)) {
     throw CrlError(origin + ": PEM block is not valid base64");
   }
-  // EVP_DecodeBlock counts '=' padding as zero bytes.
-  std::size_t size = static_cast<std::size_t>(decoded);
-  for (auto it = base64.rbegin(); it != base64.rend() && *it == '='; ++it) {
-    --size;
-  }
-  der.resize(size);
+  der.resize(static_cast<std::size_t>(decoded) - padding);
   return der;
 }
 

@@ -2,7 +2,6 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <openssl/pem.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -17,6 +16,7 @@
 #include "agent/crl.h"
 #include "agent/nginx_config.h"
 #include "agent/openssl_handles.h"
+#include "agent/pem_blocks.h"
 #include "agent/tls_probe.h"
 #include "platform/file_access.h"
 
@@ -49,13 +49,6 @@ std::string statusWord(CheckStatus status) {
 
 // --- the files nginx is pointed at -------------------------------------------------------------
 
-struct PemBlock {
-  std::string label;  // "CERTIFICATE", "X509 CRL", ...
-  int line = 0;
-  int index = 0;  // 1-based position in the file
-  std::vector<unsigned char> der;
-};
-
 // One file named by ssl_client_certificate, ssl_trusted_certificate or ssl_crl.
 struct BundleFile {
   std::string directive;
@@ -68,68 +61,8 @@ struct BundleFile {
   std::vector<Certificate> certificates;
   std::vector<Crl> crls;  // point into `blocks`, which do not change once read
 
-  std::string describe(const PemBlock& block) const {
-    return path + " block " + std::to_string(block.index) + " (line " + std::to_string(block.line) +
-           ")";
-  }
+  std::string describe(const PemBlock& block) const { return describePemBlock(path, block); }
 };
-
-// Splits a PEM file into blocks and decodes each. Private keys are noted by their label and never
-// decoded.
-void readBlocks(BundleFile& file, const std::string& text, const std::string& wanted_label) {
-  std::istringstream lines(text);
-  int line_number = 0;
-  std::string block_text;
-  PemBlock block;
-  for (std::string line; std::getline(lines, line);) {
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') {
-      line.pop_back();
-    }
-    if (block_text.empty() && line.starts_with("-----BEGIN ") && line.ends_with("-----")) {
-      block = PemBlock{line.substr(11, line.size() - 16),
-                       line_number,
-                       static_cast<int>(file.blocks.size() + file.parse_errors.size()) + 1,
-                       {}};
-      block_text = line + "\n";
-      continue;
-    }
-    if (block_text.empty()) {
-      continue;
-    }
-    block_text += line + "\n";
-    if (!line.starts_with("-----END ")) {
-      continue;
-    }
-    const std::string where = file.describe(block);
-    if (block.label.find("PRIVATE KEY") != std::string::npos) {
-      file.parse_errors.push_back(where + " is a " + block.label +
-                                  ", which has no place in this file");
-    } else if (block.label != wanted_label) {
-      file.parse_errors.push_back(where + " is a " + block.label + " block where " + wanted_label +
-                                  " blocks belong");
-    } else {
-      const BioPtr bio(BIO_new_mem_buf(block_text.data(), static_cast<int>(block_text.size())));
-      char* name = nullptr;
-      char* header = nullptr;
-      unsigned char* data = nullptr;
-      long length = 0;
-      if (PEM_read_bio(bio.get(), &name, &header, &data, &length) != 1) {
-        file.parse_errors.push_back(where + " is not valid PEM: " + takeOpenSslErrors());
-      } else {
-        const OpenSslStringPtr owned_name(name);
-        const OpenSslStringPtr owned_header(header);
-        const OpenSslStringPtr owned_data(reinterpret_cast<char*>(data));
-        block.der.assign(data, data + length);
-        file.blocks.push_back(std::move(block));
-      }
-    }
-    block_text.clear();
-  }
-  if (!block_text.empty()) {
-    file.parse_errors.push_back(file.describe(block) + " has no -----END line");
-  }
-}
 
 BundleFile readBundle(const NginxConfig& config, const NginxDirective& directive) {
   BundleFile file;
@@ -148,7 +81,9 @@ BundleFile readBundle(const NginxConfig& config, const NginxDirective& directive
   const std::string text((std::istreambuf_iterator<char>(stream)),
                          std::istreambuf_iterator<char>());
   const bool crl_file = directive.name == "ssl_crl";
-  readBlocks(file, text, crl_file ? "X509 CRL" : "CERTIFICATE");
+  PemFileContents contents = readPemBlocks(text, crl_file ? "X509 CRL" : "CERTIFICATE", file.path);
+  file.blocks = std::move(contents.blocks);
+  file.parse_errors = std::move(contents.errors);
   for (const PemBlock& block : file.blocks) {
     try {
       if (crl_file) {

@@ -1,12 +1,19 @@
 #include "agent/nginx_config.h"
 
 #include <filesystem>
+#include <string_view>
+#include <utility>
 
 namespace certbridge::agent {
 namespace {
 
 constexpr std::string_view kFileMarker = "# configuration file ";
 constexpr int kMaxIncludeDepth = 32;
+// Limits nginx itself would never reach with a configuration it accepted, so that a crafted dump
+// gets an error instead of exhausting the stack (blocks are parsed recursively) or memory (a file
+// included twice by a file included twice by ... doubles at every level).
+constexpr int kMaxBlockDepth = 100;
+constexpr int kMaxIncludedFiles = 10000;
 
 struct Token {
   std::string text;
@@ -78,48 +85,84 @@ std::vector<Token> tokenize(const std::string& text, const std::string& file) {
   return tokens;
 }
 
+// One path segment (no "/") against one segment of a glob pattern: "*" (any run of characters),
+// "?", and "[a-z]"/"[!x]" classes. Backtracks only to the last "*", so the time is at most the
+// product of the lengths, never exponential in the number of stars.
+bool matchesGlobSegment(std::string_view pattern, std::string_view text) {
+  // The length of the element at the start of `pattern` and whether it matches `c`.
+  const auto element = [](std::string_view rest, char c) -> std::pair<std::size_t, bool> {
+    if (rest.front() == '?') {
+      return {1, true};
+    }
+    if (rest.front() == '[') {
+      const std::size_t close = rest.find(']', 2);
+      if (close == std::string_view::npos) {
+        return {1, c == '['};
+      }
+      std::string_view set = rest.substr(1, close - 1);
+      const bool negated = set.front() == '!' || set.front() == '^';
+      set.remove_prefix(negated ? 1 : 0);
+      bool found = false;
+      for (std::size_t i = 0; i < set.size(); ++i) {
+        if (i + 2 < set.size() && set[i + 1] == '-') {
+          found = found || (set[i] <= c && c <= set[i + 2]);
+          i += 2;
+        } else {
+          found = found || set[i] == c;
+        }
+      }
+      return {close + 1, found != negated};
+    }
+    return {1, rest.front() == c};
+  };
+  std::size_t p = 0;
+  std::size_t t = 0;
+  std::size_t star = std::string_view::npos;  // the last "*" seen, and where its match ends
+  std::size_t star_text = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      star_text = t;
+      continue;
+    }
+    if (p < pattern.size()) {
+      const auto [length, matched] = element(pattern.substr(p), text[t]);
+      if (matched) {
+        p += length;
+        ++t;
+        continue;
+      }
+    }
+    if (star == std::string_view::npos) {
+      return false;
+    }
+    p = star + 1;
+    t = ++star_text;
+  }
+  while (p < pattern.size() && pattern[p] == '*') {
+    ++p;
+  }
+  return p == pattern.size();
+}
+
 // glob(3) as nginx's include uses it: "*" and "?" within one path segment, "[a-z]" and "[!x]"
 // classes. Written out because Windows has no fnmatch.
 bool matchesGlob(std::string_view pattern, std::string_view text) {
-  if (pattern.empty()) {
-    return text.empty();
-  }
-  const char head = pattern.front();
-  if (head == '*') {
-    for (std::size_t skip = 0; skip <= text.size(); ++skip) {
-      if (matchesGlob(pattern.substr(1), text.substr(skip))) {
-        return true;
-      }
-      if (skip < text.size() && text[skip] == '/') {
-        return false;
-      }
+  while (true) {
+    const std::size_t pattern_slash = pattern.find('/');
+    const std::size_t text_slash = text.find('/');
+    if ((pattern_slash == std::string_view::npos) != (text_slash == std::string_view::npos)) {
+      return false;
     }
-    return false;
-  }
-  if (text.empty() || (head != text.front() && head != '?' && head != '[') ||
-      (head == '?' && text.front() == '/')) {
-    return false;
-  }
-  if (head == '[') {
-    const std::size_t close = pattern.find(']', 2);
-    if (close == std::string_view::npos) {
-      return text.front() == '[' && matchesGlob(pattern.substr(1), text.substr(1));
+    if (!matchesGlobSegment(pattern.substr(0, pattern_slash), text.substr(0, text_slash))) {
+      return false;
     }
-    std::string_view set = pattern.substr(1, close - 1);
-    const bool negated = set.front() == '!' || set.front() == '^';
-    set.remove_prefix(negated ? 1 : 0);
-    bool found = false;
-    for (std::size_t i = 0; i < set.size(); ++i) {
-      if (i + 2 < set.size() && set[i + 1] == '-') {
-        found = found || (set[i] <= text.front() && text.front() <= set[i + 2]);
-        i += 2;
-      } else {
-        found = found || set[i] == text.front();
-      }
+    if (pattern_slash == std::string_view::npos) {
+      return true;
     }
-    return found != negated && matchesGlob(pattern.substr(close + 1), text.substr(1));
+    pattern.remove_prefix(pattern_slash + 1);
+    text.remove_prefix(text_slash + 1);
   }
-  return matchesGlob(pattern.substr(1), text.substr(1));
 }
 
 bool isSyntax(const Token& token, char c) {
@@ -135,15 +178,20 @@ class DumpParser {
       throw NginxConfigError(path + ": includes nest deeper than " +
                              std::to_string(kMaxIncludeDepth) + " levels (an include loop?)");
     }
+    if (++files_parsed_ > kMaxIncludedFiles) {
+      throw NginxConfigError(path + ": more than " + std::to_string(kMaxIncludedFiles) +
+                             " files included in all (files that include others repeatedly?)");
+    }
     const std::vector<Token> tokens = tokenize(config_.files.at(path), path);
     std::size_t position = 0;
-    std::vector<NginxDirective> directives = parseBlock(tokens, position, path, depth, false);
+    std::vector<NginxDirective> directives = parseBlock(tokens, position, path, depth, 0);
     return directives;
   }
 
  private:
   std::vector<NginxDirective> parseBlock(const std::vector<Token>& tokens, std::size_t& position,
-                                         const std::string& path, int depth, bool nested) {
+                                         const std::string& path, int depth, int nesting) {
+    const bool nested = nesting > 0;
     std::vector<NginxDirective> directives;
     while (position < tokens.size()) {
       if (isSyntax(tokens[position], '}')) {
@@ -170,8 +218,12 @@ class DumpParser {
                                "\" is not terminated by \";\"");
       }
       if (isSyntax(tokens[position++], '{')) {
+        if (nesting >= kMaxBlockDepth) {
+          throw NginxConfigError(directive.where() + ": blocks nest deeper than " +
+                                 std::to_string(kMaxBlockDepth) + " levels");
+        }
         directive.is_block = true;
-        directive.children = parseBlock(tokens, position, path, depth, true);
+        directive.children = parseBlock(tokens, position, path, depth, nesting + 1);
       }
       if (directive.name == "include" && !directive.arguments.empty()) {
         for (const std::string& included : matchingFiles(directive.arguments.front())) {
@@ -203,6 +255,7 @@ class DumpParser {
   }
 
   NginxConfig& config_;
+  int files_parsed_ = 0;
 };
 
 }  // namespace

@@ -8,8 +8,7 @@
 
 namespace certbridge::agent {
 
-std::string WebControl::addUploadedClient(std::span<const unsigned char> bytes,
-                                          const std::string& actor, const std::string& origin) {
+Certificate decodeUploadedClient(std::span<const unsigned char> bytes) {
   const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   if (text.find("PRIVATE KEY") != std::string_view::npos) {
     throw web::BadInput(
@@ -31,7 +30,7 @@ std::string WebControl::addUploadedClient(std::span<const unsigned char> bytes,
     throw web::BadInput("upload holds " + std::to_string(certificates.size()) +
                         " certificates; upload one client certificate at a time");
   }
-  const Certificate& certificate = certificates.front();
+  Certificate& certificate = certificates.front();
   if (certificate.record().is_ca) {
     throw web::BadInput("'" + certificate.record().subject +
                         "' is a CA certificate; trust CAs in the OS store (NSS trust flag T)");
@@ -41,6 +40,12 @@ std::string WebControl::addUploadedClient(std::span<const unsigned char> bytes,
                         "' is not usable for client authentication (extended key usage " +
                         certificate.record().extended_key_usage + ")");
   }
+  return std::move(certificate);
+}
+
+std::string WebControl::addUploadedClient(std::span<const unsigned char> bytes,
+                                          const std::string& actor, const std::string& origin) {
+  const Certificate certificate = decodeUploadedClient(bytes);
   storage::CertificateRepository(database_).addUpload(
       certificate.record(), actor, origin, static_cast<std::int64_t>(std::time(nullptr)));
   requestPublish();

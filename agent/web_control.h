@@ -5,10 +5,16 @@
 #include <string>
 #include <vector>
 
+#include "agent/certificate.h"
 #include "storage/database.h"
 #include "web/agent_control.h"
 
 namespace certbridge::agent {
+
+// The one client certificate an upload holds (PEM or DER; not a CA; usable for client
+// authentication). Throws web::BadInput with a message for the person for anything else, a
+// private key included. Pure, so that it can be fuzzed.
+Certificate decodeUploadedClient(std::span<const unsigned char> bytes);
 
 // The agent's side of the web interface, shared by the run loop and the web server's threads:
 // a publish request is a flag the loop polls (every half second at most), uploads are parsed

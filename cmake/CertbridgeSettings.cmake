@@ -26,6 +26,17 @@ if(CERTBRIDGE_SANITIZE)
   target_link_options(certbridge_settings INTERFACE -fsanitize=${CERTBRIDGE_SANITIZE})
 endif()
 
+# libFuzzer targets (tests/fuzz): every library gets the fuzzer's coverage instrumentation, the
+# targets link libFuzzer's main. Only clang has it; without this option the same targets are built
+# as plain programs that replay their committed corpus.
+option(CERTBRIDGE_FUZZ "Build the libFuzzer targets under tests/fuzz (clang only)" OFF)
+if(CERTBRIDGE_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "CERTBRIDGE_FUZZ needs clang (libFuzzer): -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  target_compile_options(certbridge_settings INTERFACE -fsanitize=fuzzer-no-link)
+endif()
+
 find_program(CCACHE_PROGRAM ccache)
 if(CCACHE_PROGRAM)
   set(CMAKE_CXX_COMPILER_LAUNCHER "${CCACHE_PROGRAM}" CACHE STRING "")

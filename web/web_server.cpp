@@ -2,8 +2,6 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTMLForm.h>
 #include <Poco/Net/HTTPCookie.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -16,7 +14,6 @@
 #include <Poco/Net/MessageHeader.h>
 #include <Poco/Net/NameValueCollection.h>
 #include <Poco/Net/NetException.h>
-#include <Poco/Net/PartHandler.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/String.h>
 #include <Poco/Timestamp.h>
@@ -35,6 +32,7 @@
 #include "storage/crl_repository.h"
 #include "web/html.h"
 #include "web/password.h"
+#include "web/request_body.h"
 #include "web/status_json.h"
 
 namespace certbridge::web {
@@ -117,11 +115,6 @@ std::string urlEncoded(const std::string& text) {
   return encoded;
 }
 
-class BodyTooLarge : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 // Fewer bytes than Content-Length: 408, and the connection is not kept.
 class IncompleteBody : public std::runtime_error {
  public:
@@ -135,16 +128,9 @@ class MalformedRequest : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr int kFormFieldLimit = 100;
-
 constexpr const char* kContentSecurityPolicy =
     "default-src 'none'; style-src 'self'; script-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'";
-
-std::string describe(const std::exception& error) {
-  const auto* poco = dynamic_cast<const Poco::Exception*>(&error);
-  return poco ? poco->displayText() : error.what();
-}
 
 // Poco 1.11 knows no reason phrase for some statuses and would send "OK".
 const std::string& reasonPhrase(HTTPResponse::HTTPStatus status) {
@@ -164,28 +150,6 @@ struct Identity {
 struct Session {
   std::string csrf;
   std::int64_t expires = 0;
-};
-
-// Keeps the file parts of a multipart upload, capped like every body.
-class UploadCollector final : public Poco::Net::PartHandler {
- public:
-  explicit UploadCollector(std::size_t limit) : limit_(limit) {}
-  void handlePart(const Poco::Net::MessageHeader&, std::istream& stream) override {
-    std::string content;
-    std::vector<char> chunk(16 * 1024);
-    while (stream) {
-      stream.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-      content.append(chunk.data(), static_cast<std::size_t>(stream.gcount()));
-      if (content.size() > limit_) {
-        throw BodyTooLarge("upload larger than the limit");
-      }
-    }
-    files.push_back(std::move(content));
-  }
-  std::vector<std::string> files;
-
- private:
-  std::size_t limit_;
 };
 
 }  // namespace
@@ -228,7 +192,7 @@ class WebApp {
   // A login form carrying `login_token` (a new one, also set as a cookie, when empty).
   Reply loginPage(const std::string& error, HTTPResponse::HTTPStatus status,
                   std::string login_token = "");
-  Reply login(const HTTPServerRequest& request, const Poco::Net::HTMLForm& form,
+  Reply login(const HTTPServerRequest& request, const Poco::Net::NameValueCollection& form,
               const std::string& client);
   // The address the request comes from: the TCP peer, or X-Forwarded-For's client when the
   // peer is one of `[web] trusted_proxies`.
@@ -462,24 +426,18 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
   }
 
   // Forms: urlencoded or multipart, from the body already read within the limit.
-  Poco::Net::HTMLForm form;
-  UploadCollector uploads(settings_.max_body);
+  FormBody form;
   if (method == "POST" && !path.starts_with("/api/")) {
-    std::istringstream stream(body);
-    form.setFieldLimit(kFormFieldLimit);
     try {
-      form.load(request, stream, uploads);
-    } catch (const BodyTooLarge&) {
-      throw;
-    } catch (const std::exception& error) {
-      throw MalformedRequest("the form cannot be read (at most " + std::to_string(kFormFieldLimit) +
-                             " fields): " + describe(error));
+      form = parseFormBody(request.getContentType(), body, settings_.max_body);
+    } catch (const BadInput& error) {
+      throw MalformedRequest(error.what());  // 400 for pages too: nobody can fix it on the page
     }
   }
-  const std::string form_csrf = form.get("csrf", "");
+  const std::string form_csrf = form.fields.get("csrf", "");
 
   if (method == "POST" && path == "/login") {
-    return login(request, form, origin);
+    return login(request, form.fields, origin);
   }
   if (method == "POST" && path == "/logout") {
     requireChange(request, identity, form_csrf);
@@ -540,22 +498,15 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
   }
   if (method == "POST" && path == "/upload") {
     const Identity who = requireChange(request, identity, form_csrf);
-    if (uploads.files.empty() || uploads.files.front().empty()) {
+    if (form.files.empty() || form.files.front().empty()) {
       throw BadInput("choose a certificate file (PEM or DER) to upload");
     }
-    return upload(uploads.files.front(), who, origin, false);
+    return upload(form.files.front(), who, origin, false);
   }
   if (method == "POST" && segments.size() == 5 && segments[0] == "api" &&
       segments[2] == "certificates" && segments[4] == "trust") {
     const Identity who = requireChange(request, identity, "");
-    Poco::Dynamic::Var parsed;
-    try {
-      parsed = Poco::JSON::Parser().parse(body);
-    } catch (const Poco::Exception& error) {
-      throw BadInput("body is not JSON: " + error.displayText());
-    }
-    const auto object = parsed.extract<Poco::JSON::Object::Ptr>();
-    const std::string state = object ? object->optValue<std::string>("state", "") : "";
+    const std::string state = trustStateFromJson(body);
     if (!isHex(segments[3], 64)) {
       throw BadInput("not a SHA-256 fingerprint: " + segments[3]);
     }
@@ -608,8 +559,8 @@ WebApp::Reply WebApp::loginPage(const std::string& error, HTTPResponse::HTTPStat
   return reply;
 }
 
-WebApp::Reply WebApp::login(const HTTPServerRequest& request, const Poco::Net::HTMLForm& form,
-                            const std::string& client) {
+WebApp::Reply WebApp::login(const HTTPServerRequest& request,
+                            const Poco::Net::NameValueCollection& form, const std::string& client) {
   Poco::Net::NameValueCollection cookies;
   request.getCookies(cookies);
   const std::string login_token = cookies.get(kLoginCookie, "");

@@ -103,5 +103,46 @@ TEST(NginxConfig, IncludePatternsMatchAsGlobDoes) {
   EXPECT_EQ(names, (std::vector<std::string>{"one", "two"}));
 }
 
+// Found by fuzzing (tests/fuzz/corpus/nginx_config_fuzz/regression-*): each of these once
+// overflowed the stack, ran for minutes or grew without bound.
+TEST(NginxConfig, CraftedDumpsGetAnErrorNotACrashOrAHang) {
+  std::string deep;
+  for (int level = 0; level < 20000; ++level) {
+    deep += "a{";
+  }
+  try {
+    parseNginxDump(dump({{"/n/nginx.conf", deep}}));
+    ADD_FAILURE() << "20000 nested blocks were accepted";
+  } catch (const NginxConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("blocks nest deeper than 100 levels"),
+              std::string::npos)
+        << error.what();
+  }
+
+  std::vector<std::pair<std::string, std::string>> doubling{{"/n/nginx.conf", "include f0;"}};
+  for (int level = 0; level < 30; ++level) {
+    const std::string next = "f" + std::to_string(level + 1);
+    doubling.emplace_back("/n/f" + std::to_string(level),
+                          "include " + next + "; include " + next + ";");
+  }
+  doubling.emplace_back("/n/f30", "x;");
+  EXPECT_THROW(parseNginxDump(dump(doubling)), NginxConfigError);
+}
+
+TEST(NginxConfig, IncludePatternsWithManyStarsMatchWithoutBacktrackingForever) {
+  const NginxConfig config = parseNginxDump(
+      dump({{"/n/nginx.conf", "include " + std::string(40, '*') + "x;\ninclude s/*a*b*c*.conf;\n"},
+            {"/n/" + std::string(200, 'a'), "never;"},
+            {"/n/" + std::string(200, 'a') + "x", "one;"},
+            {"/n/s/xaybzc.conf", "two;"},
+            {"/n/s/abc", "never;"},
+            {"/n/s/a/b/c.conf", "never;"}}));
+  std::vector<std::string> names;
+  for (const NginxDirective& directive : config.root.children) {
+    names.push_back(directive.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"one", "two"}));
+}
+
 }  // namespace
 }  // namespace certbridge::agent
