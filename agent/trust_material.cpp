@@ -6,6 +6,8 @@
 #include <optional>
 #include <set>
 
+#include "platform/cert_store.h"
+
 namespace certbridge::agent {
 namespace {
 
@@ -246,8 +248,8 @@ TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& ce
   }
   if (bundle.empty()) {
     throw RenderError(
-        "no CA is trusted for client authentication in any store, so nginx would accept nobody; "
-        "mark the issuing CA with trust flag T (certutil -M -d sql:DIR -n NICKNAME -t T,,)");
+        "no CA is trusted for client authentication in any store, so nginx would accept nobody; " +
+        platform::clientCaTrustHint());
   }
 
   for (std::size_t i = 0; i < parsed.size(); ++i) {
@@ -273,7 +275,8 @@ TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& ce
     if (!chain.through_anchor) {
       material.warnings.push_back("trusted client " + name +
                                   " is left out: no CA in its chain is trusted for client "
-                                  "authentication (NSS trust flag T)");
+                                  "authentication (" +
+                                  platform::clientCaTrustMark() + ")");
       continue;
     }
     addChain(chain);

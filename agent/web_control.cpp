@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "agent/certificate.h"
+#include "platform/cert_store.h"
 #include "storage/certificate_repository.h"
 
 namespace certbridge::agent {
@@ -33,7 +34,8 @@ Certificate decodeUploadedClient(std::span<const unsigned char> bytes) {
   Certificate& certificate = certificates.front();
   if (certificate.record().is_ca) {
     throw web::BadInput("'" + certificate.record().subject +
-                        "' is a CA certificate; trust CAs in the OS store (NSS trust flag T)");
+                        "' is a CA certificate; trust CAs in the OS store (" +
+                        platform::clientCaTrustMark() + ")");
   }
   if (!certificate.isClientAuthCapable()) {
     throw web::BadInput("'" + certificate.record().subject +

@@ -78,4 +78,10 @@ struct StoreLocation {
 // Never returns null; throws StoreError for a type this platform does not support.
 std::unique_ptr<CertStore> openCertStore(const StoreLocation& location);
 
+// What an operator does in this platform's stores to make a CA a client CA (NSS: trust flag T;
+// CryptoAPI: the Root store), for messages that tell a person how to fix a missing client CA.
+std::string clientCaTrustHint();
+// The same in a few words for parentheses: "NSS trust flag T", "the CryptoAPI Root store".
+std::string clientCaTrustMark();
+
 }  // namespace certbridge::platform

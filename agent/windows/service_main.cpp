@@ -5,6 +5,7 @@
 // The service runs `run` with %ProgramData%\certbridge\certbridge.ini and logs to the Event Log
 // (source "certbridge") as well as to [log] file.
 #include <Poco/EventLogChannel.h>
+#include <Poco/Net/Net.h>
 #include <Poco/Util/ServerApplication.h>
 
 #include <atomic>
@@ -15,6 +16,16 @@
 
 namespace certbridge::agent {
 namespace {
+
+// Winsock for the life of the process. Poco starts it by itself only when built with MSVC; a
+// MinGW certbridge.exe without it fails at [web] listen with "Net subsystem not initialized".
+class WinsockSession {
+ public:
+  WinsockSession() { Poco::Net::initializeNetwork(); }
+  ~WinsockSession() { Poco::Net::uninitializeNetwork(); }
+  WinsockSession(const WinsockSession&) = delete;
+  WinsockSession& operator=(const WinsockSession&) = delete;
+};
 
 class CertbridgeService final : public Poco::Util::ServerApplication {
  protected:
@@ -39,6 +50,7 @@ class CertbridgeService final : public Poco::Util::ServerApplication {
 }  // namespace certbridge::agent
 
 int main(int argc, char** argv) {
+  const certbridge::agent::WinsockSession winsock;
   // Poco takes the service's own options (/registerService, ...) and the start by the service
   // control manager (no arguments); everything else is the command line as on Linux.
   if (argc == 1 || argv[1][0] == '/') {

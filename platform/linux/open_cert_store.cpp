@@ -16,4 +16,12 @@ std::unique_ptr<CertStore> openCertStore(const StoreLocation& location) {
                    "(supported: nss)");
 }
 
+std::string clientCaTrustHint() {
+  return "mark the issuing CA with trust flag T (certutil -M -d sql:DIR -n NICKNAME -t T,,)";
+}
+
+std::string clientCaTrustMark() {
+  return "NSS trust flag T";
+}
+
 }  // namespace certbridge::platform

@@ -16,4 +16,14 @@ std::unique_ptr<CertStore> openCertStore(const StoreLocation& location) {
                    "(supported: cryptoapi)");
 }
 
+std::string clientCaTrustHint() {
+  return "put the issuing CA into the Root store of a cryptoapi store's location (certutil "
+         "-addstore Root CA.cer for local_machine, certutil -user -addstore Root CA.cer for "
+         "current_user) and list Root in its stores";
+}
+
+std::string clientCaTrustMark() {
+  return "the CryptoAPI Root store";
+}
+
 }  // namespace certbridge::platform

@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# certbridge.exe end to end under Wine, and real nginx on Linux serving exactly the files it wrote.
+#   certbridge_exe_test.sh WINE CERTBRIDGE.EXE CERTBRIDGE_TEST_STORE.EXE CERTBRIDGE_TEST_COMMAND.EXE
+#
+# In a throwaway Wine prefix, certbridge_test_store.exe puts a client CA into the current user's
+# Root store and trusted clients into a store of the test's own (CertbridgeTestClients) with
+# CertAddEncodedCertificateToStore, as an administrator's tool would; certbridge.exe reads them
+# through CryptoAPI and writes client-ca.pem, clients.map and mtls.conf into a folder given with
+# forward slashes (Z:/tmp/...). Then a real nginx on 127.0.0.1 includes those very files:
+# a trusted client gets 200, a client of the trusted CA that is in no store 403, a client of a
+# CA that is not trusted 400 (refused by the TLS layer).
+#
+# Under Wine a Windows process can start a Linux program but cannot read its exit code
+# (GetExitCodeProcess fails), so certbridge.exe's test_command and reload_command are
+# certbridge_test_command.exe, a Windows program that records each call and exits with the code
+# it is given; nginx's real verdict on the files comes from the Linux side (nginx -t, a served
+# handshake), and the Linux side reloads nginx after each publish.
+set -euo pipefail
+
+wine=$1
+certbridge_exe=$(realpath "$2")
+store_exe=$(realpath "$3")
+command_exe=$(realpath "$4")
+work=$(mktemp -d /tmp/certbridge-windows-e2e.XXXXXX)
+export WINEPREFIX="$work/wine-prefix" WINEDEBUG=-all
+wineserver=$(dirname "$wine")/wineserver
+nginx_prefix="$work/nginx"
+
+passed=0
+cleanup() {
+  if [[ -f "$nginx_prefix/logs/nginx.pid" ]]; then
+    nginx -p "$nginx_prefix" -c "$nginx_prefix/conf/nginx.conf" -s stop 2>/dev/null || true
+  fi
+  "$wineserver" -k 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*"
+  echo "$passed passed, 1 failed"
+  exit 1
+}
+ok() {
+  passed=$((passed + 1))
+  echo "ok $passed - $*"
+}
+# A Linux path as certbridge.exe sees it: Wine's drive Z: is /, written with forward slashes.
+windows_path() { echo "Z:$1"; }
+run_windows() { "$wine" "$@"; }
+
+# --- PKI -----------------------------------------------------------------------------------------
+pki="$work/pki"
+mkdir -p "$pki"
+make_ca() { # name subject [issuer]
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj "/CN=$2" -keyout "$pki/$1.key" -out "$pki/$1.pem" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    2>/dev/null
+}
+make_leaf() { # name subject issuer usage [san]
+  local extensions="$pki/$1.ext"
+  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' >"$extensions"
+  printf 'extendedKeyUsage=%s\n' "$4" >>"$extensions"
+  if [[ -n "${5:-}" ]]; then
+    printf 'subjectAltName=%s\n' "$5" >>"$extensions"
+  fi
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" \
+    -keyout "$pki/$1.key" -out "$pki/$1.csr" 2>/dev/null
+  openssl x509 -req -in "$pki/$1.csr" -CA "$pki/$3.pem" -CAkey "$pki/$3.key" \
+    -CAcreateserial -days 30 -extfile "$extensions" -out "$pki/$1.pem" 2>/dev/null
+}
+make_ca client-ca "certbridge e2e client CA"
+make_ca rogue-ca "certbridge e2e untrusted CA"
+make_ca server-ca "certbridge e2e server CA"
+make_leaf alice "alice" client-ca clientAuth
+make_leaf bob "bob" client-ca clientAuth
+make_leaf stranger "stranger" client-ca clientAuth
+make_leaf mallory "mallory" rogue-ca clientAuth
+make_leaf server "127.0.0.1" server-ca serverAuth IP:127.0.0.1
+ok "test PKI made with openssl"
+
+# --- The command line ----------------------------------------------------------------------------
+help_output=$(run_windows "$certbridge_exe" --help 2>&1) ||
+  fail "certbridge.exe --help exited non-zero: $help_output"
+grep -q 'sync --once' <<<"$help_output" || fail "--help does not list sync --once: $help_output"
+ok "certbridge.exe --help"
+version_output=$(run_windows "$certbridge_exe" --version 2>&1) ||
+  fail "certbridge.exe --version exited non-zero: $version_output"
+grep -q '^certbridge [0-9]' <<<"$version_output" || fail "--version printed: $version_output"
+ok "certbridge.exe --version: $version_output"
+
+# --- The stores ----------------------------------------------------------------------------------
+"$wineserver" -p # one wineserver for the whole test instead of one per program
+store() { run_windows "$store_exe" "$@"; }
+store add Root "$(windows_path "$pki/client-ca.pem")" "certbridge e2e client CA" ||
+  fail "could not add the client CA to Root"
+store add CertbridgeTestClients "$(windows_path "$pki/alice.pem")" "alice" ||
+  fail "could not add alice to CertbridgeTestClients"
+ok "client CA in current_user Root, alice in current_user CertbridgeTestClients"
+
+# --- certbridge.exe sync --once ------------------------------------------------------------------
+out="$work/out"
+calls="$work/calls.txt"
+mkdir -p "$out" "$work/state"
+: >"$calls"
+write_config() { # test-exit-code
+  local command
+  command="$(windows_path "$command_exe") $(windows_path "$calls")"
+  cat >"$work/certbridge.ini" <<EOF
+[storage]
+path = $(windows_path "$work/state/certbridge.db")
+
+[store.windows]
+type = cryptoapi
+location = current_user
+stores = Root, CertbridgeTestClients
+policy = auto
+
+[nginx]
+output_dir = $(windows_path "$out")
+working_directory = $(windows_path "$work")
+test_command = $command $1 test
+reload_command = $command 0 reload
+
+[web]
+enabled = false
+EOF
+}
+certbridge() { run_windows "$certbridge_exe" --config "$(windows_path "$work/certbridge.ini")" "$@"; }
+
+write_config 0
+sync_output=$(certbridge sync --once 2>&1) || fail "sync --once failed: $sync_output"
+ok "certbridge.exe sync --once: $sync_output"
+for file in client-ca.pem clients.map mtls.conf; do
+  [[ -s "$out/$file" ]] || fail "$out/$file was not written"
+done
+ca_body=$(sed -n '/BEGIN/,/END/p' "$pki/client-ca.pem")
+grep -qF "$(sed -n 2p <<<"$ca_body")" "$out/client-ca.pem" ||
+  fail "client-ca.pem does not hold the client CA from Root"
+alice_sha1=$(openssl x509 -in "$pki/alice.pem" -noout -fingerprint -sha1 |
+  sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
+grep -q "$alice_sha1" "$out/clients.map" || fail "clients.map does not list alice ($alice_sha1)"
+grep -qF "ssl_client_certificate \"$(windows_path "$out")/client-ca.pem\";" "$out/mtls.conf" ||
+  fail "mtls.conf does not name client-ca.pem with forward slashes: $(cat "$out/mtls.conf")"
+if grep -qF "\\" "$out/mtls.conf"; then
+  fail "mtls.conf holds a backslash, which nginx reads as an escape: $(cat "$out/mtls.conf")"
+fi
+ok "client-ca.pem holds the CA from Root, clients.map alice, mtls.conf forward-slash paths"
+[[ "$(cat "$calls")" == $'test\nreload' ]] ||
+  fail "expected test_command then reload_command, recorded: $(cat "$calls")"
+ok "test_command ran, then reload_command"
+
+# --- Real nginx on those files -------------------------------------------------------------------
+# mtls.conf names Z:/tmp/.../client-ca.pem. nginx on Linux takes a path not starting with / as
+# relative to its configuration folder, where Z: is a link to /: so nginx reads exactly the
+# files certbridge.exe wrote, under the very names it wrote into mtls.conf.
+mkdir -p "$nginx_prefix/conf" "$nginx_prefix/logs"
+ln -s / "$nginx_prefix/conf/Z:"
+free_port() {
+  local port
+  for _ in $(seq 1 100); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+  fail "no free port on 127.0.0.1"
+}
+port=$(free_port)
+cat >"$nginx_prefix/conf/nginx.conf" <<EOF
+pid $nginx_prefix/logs/nginx.pid;
+error_log $nginx_prefix/logs/error.log info;
+worker_processes 1;
+events { worker_connections 128; }
+http {
+  access_log off;
+  include $(windows_path "$out")/clients.map;
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_certificate $pki/server.pem;
+    ssl_certificate_key $pki/server.key;
+    include $(windows_path "$out")/mtls.conf;
+    location / { return 200 "hello \$ssl_client_s_dn\n"; }
+  }
+}
+EOF
+nginx_command=(nginx -p "$nginx_prefix" -c "$nginx_prefix/conf/nginx.conf" -e "$nginx_prefix/logs/error.log")
+nginx_test=$("${nginx_command[@]}" -t 2>&1) || fail "nginx -t refused the files: $nginx_test"
+ok "nginx -t accepts certbridge.exe's files"
+"${nginx_command[@]}" || fail "nginx did not start: $(cat "$nginx_prefix/logs/error.log")"
+
+status_for() { # client (empty: none)
+  local arguments=(-s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$pki/server-ca.pem")
+  if [[ -n "$1" ]]; then
+    arguments+=(--cert "$pki/$1.pem" --key "$pki/$1.key")
+  fi
+  curl "${arguments[@]}" "https://127.0.0.1:$port/" || true
+}
+# nginx reloads asynchronously: wait (with a deadline) until the new workers answer as expected.
+expect_status() { # expected client
+  local seen deadline=$((SECONDS + 15))
+  while :; do
+    seen=$(status_for "$2")
+    [[ "$seen" == "$1" ]] && return 0
+    ((SECONDS < deadline)) || fail "${2:-no certificate}: expected $1, nginx answered $seen"
+    sleep 0.2
+  done
+}
+expect_status 200 alice
+ok "alice (trusted, in CertbridgeTestClients): 200"
+expect_status 403 stranger
+ok "stranger (issued by the trusted CA, in no store): 403"
+expect_status 400 mallory
+ok "mallory (issued by a CA that is not trusted): 400"
+
+# --- A failing test_command: the previous files stay ---------------------------------------------
+cp "$out/clients.map" "$work/clients.map.before"
+cp "$out/client-ca.pem" "$work/client-ca.pem.before"
+store add CertbridgeTestClients "$(windows_path "$pki/bob.pem")" "bob" ||
+  fail "could not add bob to CertbridgeTestClients"
+write_config 1
+: >"$calls"
+if failed_output=$(certbridge sync --once 2>&1); then
+  fail "sync --once succeeded although test_command exited 1: $failed_output"
+fi
+grep -q 'sync failed' <<<"$failed_output" || fail "no 'sync failed' message: $failed_output"
+cmp -s "$out/clients.map" "$work/clients.map.before" ||
+  fail "clients.map changed although test_command failed"
+cmp -s "$out/client-ca.pem" "$work/client-ca.pem.before" ||
+  fail "client-ca.pem changed although test_command failed"
+grep -qx test "$calls" || fail "test_command was not run: $(cat "$calls")"
+if grep -qx reload "$calls"; then
+  fail "nginx was reloaded although test_command failed: $(cat "$calls")"
+fi
+ok "test_command exit 1: sync --once exits 1 ($(head -n 1 <<<"$failed_output")), files restored, no reload"
+if status_output=$(certbridge status 2>&1); then
+  fail "status exits 0 after a failed publish: $status_output"
+fi
+grep -q 'test: exit 1' <<<"$status_output" ||
+  fail "status does not show the test command's output: $status_output"
+ok "status exits 1 and shows the test command's own output"
+
+# --- The next good publish reaches nginx ---------------------------------------------------------
+write_config 0
+: >"$calls"
+sync_output=$(certbridge sync --once 2>&1) || fail "sync --once failed: $sync_output"
+[[ "$(cat "$calls")" == $'test\nreload' ]] ||
+  fail "expected test_command then reload_command, recorded: $(cat "$calls")"
+"${nginx_command[@]}" -s reload || fail "nginx -s reload failed"
+expect_status 200 bob
+expect_status 200 alice
+ok "bob added: after the next sync and nginx's reload, bob 200 and alice still 200"
+
+store remove CertbridgeTestClients "$(windows_path "$pki/alice.pem")" ||
+  fail "could not remove alice from CertbridgeTestClients"
+sync_output=$(certbridge sync --once 2>&1) || fail "sync --once failed: $sync_output"
+"${nginx_command[@]}" -s reload || fail "nginx -s reload failed"
+expect_status 403 alice
+expect_status 200 bob
+ok "alice removed from the store: 403 after the next sync and reload; bob still 200"
+
+echo "$passed passed, 0 failed"
