@@ -10,12 +10,15 @@
 #include <Poco/Net/PartHandler.h>
 
 #include <sstream>
+#include <string>
 #include <typeinfo>
 
 #include "web/agent_control.h"
 
 namespace certbridge::web {
 namespace {
+
+constexpr int kFormFieldLimit = 100;
 
 // Keeps the file parts of a multipart upload, capped like every body.
 class UploadCollector final : public Poco::Net::PartHandler {
@@ -46,7 +49,7 @@ FormBody parseFormBody(const std::string& content_type, const std::string& body,
   Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, "/");
   request.setContentType(content_type);
   Poco::Net::HTMLForm form;
-  form.setFieldLimit(100);
+  form.setFieldLimit(kFormFieldLimit);
   UploadCollector uploads(max_body);
   std::istringstream stream(body);
   try {
@@ -54,7 +57,8 @@ FormBody parseFormBody(const std::string& content_type, const std::string& body,
   } catch (const Poco::Exception& error) {
     // A bad %-escape, a broken multipart boundary, too many fields: the sender's mistake (400),
     // not the server's (500).
-    throw BadInput("the form cannot be read: " + error.displayText());
+    throw BadInput("the form cannot be read (at most " + std::to_string(kFormFieldLimit) +
+                   " fields): " + error.displayText());
   }
   FormBody parsed;
   parsed.fields = form;  // the fields alone; HTMLForm's own state is not needed past here
