@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <sstream>
 
 #include "tests/integration/mtls_edge.h"
 #include "tests/support/shell.h"
 #include "tests/support/temp_dir.h"
+#include "web/password.h"
 
 namespace certbridge::testing {
 namespace {
@@ -45,6 +47,37 @@ TEST(Cli, UsageErrorsExitTwoWithAReason) {
     EXPECT_EQ(result.exit_code, 2) << usage.arguments;
     EXPECT_NE(result.output.find(usage.reason), std::string::npos) << result.output;
   }
+}
+
+// README: "one line from a pipe: printf '%s\n' "$PW" | certbridge hash-password" prints the
+// PBKDF2-SHA256 hash for [web] admin_password_hash.
+TEST(Cli, HashPasswordReadsOneLineFromAPipeAndPrintsAHashTheLoginAccepts) {
+  const std::string password = "correct horse battery";
+  const ShellResult hashed = shell("printf '%s\\n' " + quoted(password) + " 'a second line' | " +
+                                   quoted(certbridgeBinary()) + " hash-password");
+  ASSERT_EQ(hashed.exit_code, 0) << hashed.output;
+  // Only the hash and its line break: nothing to trim before pasting it into the .ini.
+  EXPECT_TRUE(std::regex_match(hashed.output,
+                               std::regex("pbkdf2-sha256\\$[0-9]+\\$[0-9a-f]{32}\\$[0-9a-f]+\n")))
+      << hashed.output;
+  const std::string hash = hashed.output.substr(0, hashed.output.size() - 1);
+  EXPECT_TRUE(web::isPasswordHash(hash)) << hash;
+  EXPECT_TRUE(web::verifyPassword(password, hash)) << "the web login checks it this way";
+  EXPECT_FALSE(web::verifyPassword("a second line", hash)) << "only the first line is read";
+  EXPECT_FALSE(web::verifyPassword(password + "\n", hash)) << "the line break is not kept";
+}
+
+TEST(Cli, HashPasswordRefusesAPasswordShorterThanEightCharacters) {
+  const ShellResult refused =
+      shell("printf '%s\\n' 'seven77' | " + quoted(certbridgeBinary()) + " hash-password");
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("the password needs at least 8 characters"), std::string::npos)
+      << refused.output;
+  EXPECT_EQ(refused.output.find("pbkdf2"), std::string::npos) << "no hash printed";
+  const ShellResult eight =
+      shell("printf '%s\\n' 'eight888' | " + quoted(certbridgeBinary()) + " hash-password");
+  EXPECT_EQ(eight.exit_code, 0) << eight.output;
+  EXPECT_TRUE(web::verifyPassword("eight888", eight.output.substr(0, eight.output.find('\n'))));
 }
 
 TEST(Cli, ConfigurationErrorsNameTheFileAndKey) {

@@ -46,6 +46,8 @@ struct HttpResult {
   std::string content_type;
   std::string reason;
   std::string content_security_policy;
+  std::string x_frame_options;
+  std::string x_content_type_options;
 };
 
 // Real HTTP to the server under test.
@@ -77,6 +79,8 @@ HttpResult http(int port, const std::string& method, const std::string& path,
   result.content_type = response.getContentType();
   result.reason = response.getReason();
   result.content_security_policy = response.get("Content-Security-Policy", "");
+  result.x_frame_options = response.get("X-Frame-Options", "");
+  result.x_content_type_options = response.get("X-Content-Type-Options", "");
   return result;
 }
 
@@ -720,6 +724,85 @@ TEST_F(WebServerTest, TheContentSecurityPolicyAllowsNothingInline) {
   const HttpResult style = http(port(), "GET", "/static/certbridge.css");
   EXPECT_EQ(style.status, 200);
   EXPECT_EQ(style.content_type, "text/css; charset=utf-8");
+}
+
+// README: pages send "X-Frame-Options: DENY and nosniff": on every page, and on the answers
+// that are not a page (a redirect, a refusal, JSON) too, since a browser may render any of them.
+TEST_F(WebServerTest, EveryAnswerForbidsFramingAndTypeSniffing) {
+  const auto [cookie, csrf] = logIn();
+  const std::map<std::string, std::string> token = {
+      {"Authorization", std::string("Bearer ") + kToken}};
+  const struct {
+    std::string path;
+    std::string cookie;
+    std::map<std::string, std::string> headers;
+    int status;
+  } answers[] = {
+      {"/", cookie, {}, 200},
+      {"/login", "", {}, 200},
+      {"/audit", cookie, {}, 200},
+      {"/", "", {}, 303},
+      {"/api/v1/status", "", token, 200},
+      {"/api/v1/status", "", {}, 401},
+      {"/healthz", "", {}, 503},
+      {"/static/certbridge.css", "", {}, 200},
+      {"/nothing-here", cookie, {}, 404},
+  };
+  for (const auto& answer : answers) {
+    const HttpResult result = http(port(), "GET", answer.path, "", answer.cookie, answer.headers);
+    EXPECT_EQ(result.status, answer.status) << answer.path << ": " << result.body;
+    EXPECT_EQ(result.x_frame_options, "DENY") << answer.path;
+    EXPECT_EQ(result.x_content_type_options, "nosniff") << answer.path;
+  }
+}
+
+// README: "GET /api/v1/audit" with "Authorization: Bearer TOKEN"; without one, 401.
+TEST_F(WebServerTest, TheAuditApiListsEntriesForABearerToken) {
+  EXPECT_EQ(http(port(), "GET", "/api/v1/audit").status, 401);
+  EXPECT_EQ(
+      http(port(), "GET", "/api/v1/audit", "", "", {{"Authorization", "Bearer wrong"}}).status,
+      401);
+
+  const std::map<std::string, std::string> token = {
+      {"Authorization", std::string("Bearer ") + kToken}};
+  const std::string alice = sha256Of(alice_);
+  ASSERT_EQ(http(port(), "POST", "/api/v1/certificates/" + alice + "/trust",
+                 R"({"state": "trusted"})", "", token, "application/json")
+                .status,
+            200);
+  ASSERT_EQ(http(port(), "POST", "/api/v1/certificates/" + alice + "/trust",
+                 R"({"state": "blocked"})", "", token, "application/json")
+                .status,
+            200);
+
+  const HttpResult api = http(port(), "GET", "/api/v1/audit", "", "", token);
+  ASSERT_EQ(api.status, 200) << api.body;
+  EXPECT_EQ(api.content_type.rfind("application/json", 0), 0u) << api.content_type;
+  const auto listed =
+      Poco::JSON::Parser().parse(api.body).extract<Poco::JSON::Object::Ptr>()->getArray("audit");
+  ASSERT_TRUE(listed) << api.body;
+  const std::vector<storage::AuditEntry> stored = storage::AuditLog(database_).recent(500);
+  ASSERT_EQ(listed->size(), stored.size()) << api.body;
+  ASSERT_GE(stored.size(), 2u);
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    const Poco::JSON::Object::Ptr entry = listed->getObject(static_cast<unsigned>(i));
+    ASSERT_TRUE(entry) << api.body;
+    EXPECT_EQ(entry->getValue<std::int64_t>("id"), stored[i].id);
+    EXPECT_EQ(entry->getValue<std::int64_t>("at"), stored[i].at);
+    EXPECT_EQ(entry->getValue<std::string>("actor"), stored[i].actor);
+    EXPECT_EQ(entry->getValue<std::string>("origin"), stored[i].origin);
+    EXPECT_EQ(entry->getValue<std::string>("action"), stored[i].action);
+    EXPECT_EQ(entry->getValue<std::string>("target"), stored[i].target);
+    EXPECT_EQ(entry->getValue<std::string>("detail"), stored[i].detail);
+    EXPECT_EQ(entry->getValue<std::string>("previous"), stored[i].previous);
+  }
+  // Newest first: the block, then the approval it followed.
+  const Poco::JSON::Object::Ptr newest = listed->getObject(0);
+  EXPECT_EQ(newest->getValue<std::string>("action"), "trust.blocked");
+  EXPECT_EQ(newest->getValue<std::string>("actor"), "api-token");
+  EXPECT_EQ(newest->getValue<std::string>("origin"), "127.0.0.1");
+  EXPECT_EQ(newest->getValue<std::string>("previous"), "trusted");
+  EXPECT_EQ(listed->getObject(1)->getValue<std::string>("action"), "trust.trusted");
 }
 
 TEST_F(WebServerTest, PemWithTextAfterTheEndLineIsRefusedLikeDerWithTrailingBytes) {
