@@ -14,7 +14,8 @@
 # (GetExitCodeProcess fails), so certbridge.exe's test_command and reload_command are
 # certbridge_test_command.exe, a Windows program that records each call and exits with the code
 # it is given; nginx's real verdict on the files comes from the Linux side (nginx -t, a served
-# handshake), and the Linux side reloads nginx after each publish.
+# handshake), and the Linux side reloads nginx after each publish. Last, certbridge.exe run: its
+# web page from Linux, a store change through the registry watch, and a clean stop on SIGINT.
 set -euo pipefail
 
 wine=$1
@@ -265,5 +266,51 @@ sync_output=$(certbridge sync --once 2>&1) || fail "sync --once failed: $sync_ou
 expect_status 403 alice
 expect_status 200 bob
 ok "alice removed from the store: 403 after the next sync and reload; bob still 200"
+
+# --- certbridge.exe run: the registry watch and the web page ----------------------------------
+# Under run, a change to a store reaches the files through the registry watch (no sync interval
+# in between: the interval is an hour), the web page answers from Linux, and Ctrl-C (SIGINT,
+# which Wine hands to the console program as CTRL_C_EVENT) stops it cleanly.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sed -e "/^\[web\]/,/^enabled/ s/^enabled = false/enabled = true\nlisten = 127.0.0.1:$port/" \
+  -e "s/^\[storage\]/[sync]\ninterval = 3600\n\n[storage]/" "$work/certbridge.ini" >"$work/run.ini"
+"$wine" "$certbridge_exe" --config "$(windows_path "$work/run.ini")" run >"$work/run.log" 2>&1 &
+run_pid=$!
+healthz=""
+for _ in $(seq 1 120); do
+  healthz=$(curl -s -m 2 "http://127.0.0.1:$port/healthz" || true)
+  [[ "$healthz" == *'"status":"ok"'* ]] && break
+  sleep 0.25
+done
+[[ "$healthz" == *'"status":"ok"'* ]] ||
+  fail "run: /healthz did not answer ok within 30 s: $healthz; log: $(tail -n 5 "$work/run.log")"
+ok "certbridge.exe run: the web page answers /healthz from Linux: $healthz"
+
+alice_sha1=$(openssl x509 -in "$pki/alice.pem" -noout -fingerprint -sha1 |
+  sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
+started=$(date +%s%N)
+store add CertbridgeTestClients "$(windows_path "$pki/alice.pem")" "alice" ||
+  fail "could not add alice to CertbridgeTestClients again"
+seen=""
+for _ in $(seq 1 300); do
+  if grep -q "$alice_sha1" "$out/clients.map"; then
+    seen=yes
+    break
+  fi
+  sleep 0.1
+done
+[[ -n "$seen" ]] || fail "run: alice did not reach clients.map within 30 s of the store change"
+ok "run: alice added to the store reached clients.map $((($(date +%s%N) - started) / 1000000)) ms after the store tool started (registry watch; includes the store tool's own start under Wine)"
+
+kill -INT "$run_pid"
+for _ in $(seq 1 150); do
+  kill -0 "$run_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$run_pid" 2>/dev/null; then
+  fail "run did not stop within 15 s of SIGINT"
+fi
+grep -q 'certbridge stopping' "$work/run.log" || fail "run stopped without saying so: $(tail -n 3 "$work/run.log")"
+ok "run: SIGINT stops it cleanly ('certbridge stopping')"
 
 echo "$passed passed, 0 failed"
