@@ -271,14 +271,14 @@ ok "alice removed from the store: 403 after the next sync and reload; bob still 
 # Under run, a change to a store reaches the files through the registry watch (no sync interval
 # in between: the interval is an hour), the web page answers from Linux, and Ctrl-C (SIGINT,
 # which Wine hands to the console program as CTRL_C_EVENT) stops it cleanly.
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-sed -e "/^\[web\]/,/^enabled/ s/^enabled = false/enabled = true\nlisten = 127.0.0.1:$port/" \
+web_port=$(free_port)
+sed -e "/^\[web\]/,/^enabled/ s/^enabled = false/enabled = true\nlisten = 127.0.0.1:$web_port/" \
   -e "s/^\[storage\]/[sync]\ninterval = 3600\n\n[storage]/" "$work/certbridge.ini" >"$work/run.ini"
 "$wine" "$certbridge_exe" --config "$(windows_path "$work/run.ini")" run >"$work/run.log" 2>&1 &
 run_pid=$!
 healthz=""
 for _ in $(seq 1 120); do
-  healthz=$(curl -s -m 2 "http://127.0.0.1:$port/healthz" || true)
+  healthz=$(curl -s -m 2 "http://127.0.0.1:$web_port/healthz" || true)
   [[ "$healthz" == *'"status":"ok"'* ]] && break
   sleep 0.25
 done
