@@ -252,6 +252,19 @@ struct Database::Connection {
       throw StorageError("database " + path + ": " + message);
     }
   }
+
+  // Runs `work` between `begin` and COMMIT; rolls back, and rethrows, when it throws.
+  void runTransaction(const char* begin, const std::string& path,
+                      const std::function<void()>& work) const {
+    execute(begin, path);
+    try {
+      work();
+      execute("COMMIT", path);
+    } catch (...) {
+      sqlite3_exec(handle.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
 };
 
 Database::~Database() = default;
@@ -386,14 +399,7 @@ void Database::transaction(const std::function<void()>& work) {
   }
   const std::lock_guard lock(writer_mutex_);
   const ScopeGuard scope(this, writer_.get(), true);
-  writer_->execute("BEGIN IMMEDIATE", path_);
-  try {
-    work();
-    writer_->execute("COMMIT", path_);
-  } catch (...) {
-    sqlite3_exec(writer_->handle.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
+  writer_->runTransaction("BEGIN IMMEDIATE", path_, work);
 }
 
 void Database::read(const std::function<void()>& work) {
@@ -414,13 +420,10 @@ void Database::read(const std::function<void()>& work) {
   }
   {
     const ScopeGuard scope(this, reader.get(), false);
-    reader->execute("BEGIN", path_);
     try {
-      work();
-      reader->execute("COMMIT", path_);
+      reader->runTransaction("BEGIN", path_, work);
     } catch (...) {
-      sqlite3_exec(reader->handle.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-      // The reader stays usable: give it back below.
+      // The reader stays usable: give it back.
       const std::lock_guard lock(readers_mutex_);
       idle_readers_.push_back(std::move(reader));
       throw;
