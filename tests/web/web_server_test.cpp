@@ -20,8 +20,8 @@
 #include <regex>
 #include <thread>
 
-#include "agent/certificate.h"
-#include "agent/web_control.h"
+#include "agent/pki/certificate.h"
+#include "agent/sync/web_control.h"
 #include "storage/audit_log.h"
 #include "storage/certificate_repository.h"
 #include "tests/support/temp_dir.h"

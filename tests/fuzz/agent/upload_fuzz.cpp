@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <span>
 
-#include "agent/web_control.h"
+#include "agent/sync/web_control.h"
 #include "web/agent_control.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
