@@ -30,8 +30,8 @@
 #include "storage/audit_log.h"
 #include "storage/certificate_repository.h"
 #include "storage/crl_repository.h"
+#include "storage/password.h"
 #include "web/html.h"
-#include "web/password.h"
 #include "web/request_body.h"
 #include "web/status_json.h"
 
@@ -41,6 +41,10 @@ namespace {
 using Poco::Net::HTTPResponse;
 using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
+using storage::constantTimeEquals;
+using storage::randomHex;
+using storage::sha256Hex;
+using storage::verifyPassword;
 
 constexpr const char* kSessionCookie = "certbridge_session";
 // The login form's CSRF token, also set as this cookie (double submit): a login POST from

@@ -31,7 +31,7 @@
 #include "platform/store_watcher.h"
 #include "platform/terminal.h"
 #include "storage/database.h"
-#include "web/password.h"
+#include "storage/password.h"
 #include "web/web_server.h"
 
 namespace certbridge::agent {
@@ -446,7 +446,7 @@ int commandHashPassword(std::ostream& out, std::ostream& err) {
     err << "certbridge: the two passwords differ\n";
     return kExitUsage;
   }
-  out << web::hashPassword(password) << "\n";
+  out << storage::hashPassword(password) << "\n";
   return kExitOk;
 }
 

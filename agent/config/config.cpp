@@ -13,7 +13,7 @@
 #include <sstream>
 #include <string_view>
 
-#include "web/password.h"
+#include "storage/password.h"
 
 namespace certbridge::agent {
 namespace {
@@ -378,7 +378,7 @@ AgentConfig loadConfig(const std::string& path) {
     reader.fail("web.listen", "is '" + web.listen + "'; expected HOST:PORT, e.g. 127.0.0.1:8080");
   }
   web.admin_password_hash = reader.text("web.admin_password_hash", "");
-  if (!web.admin_password_hash.empty() && !web::isPasswordHash(web.admin_password_hash)) {
+  if (!web.admin_password_hash.empty() && !storage::isPasswordHash(web.admin_password_hash)) {
     reader.fail("web.admin_password_hash",
                 "is not a password hash; make one with 'certbridge hash-password'");
   }

@@ -111,23 +111,6 @@ std::optional<std::int64_t> toUnixTime(const ASN1_TIME* time) {
   return static_cast<std::int64_t>(days) * 86400 + seconds;
 }
 
-std::string sha256Hex(std::span<const unsigned char> bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(bytes.data(), bytes.size(), digest);
-  return toHex(digest);
-}
-
-std::string toHex(std::span<const unsigned char> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (const unsigned char byte : bytes) {
-    hex.push_back(kDigits[byte >> 4]);
-    hex.push_back(kDigits[byte & 0x0f]);
-  }
-  return hex;
-}
-
 Certificate Certificate::fromDer(std::span<const unsigned char> der, const std::string& origin) {
   const unsigned char* cursor = der.data();
   X509Ptr x509(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));

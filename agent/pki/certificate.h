@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/pki/openssl_handles.h"
+#include "storage/digest.h"
 #include "storage/records.h"
 
 namespace certbridge::agent {
@@ -53,13 +54,9 @@ class Certificate {
   bool client_auth_ = false;
 };
 
-// Lower-case hex of the bytes, no separators.
-std::string toHex(std::span<const unsigned char> bytes);
-// Lower-case hex SHA-256 of the bytes: certbridge's fingerprints and content hashes.
-std::string sha256Hex(std::span<const unsigned char> bytes);
-inline std::string sha256Hex(std::string_view text) {
-  return sha256Hex(std::span(reinterpret_cast<const unsigned char*>(text.data()), text.size()));
-}
+// certbridge's one hex encoder and one SHA-256 (fingerprints, content hashes), shared with web/.
+using storage::sha256Hex;
+using storage::toHex;
 // A distinguished name in RFC 2253 form, UTF-8 kept as is.
 std::string nameToString(const X509_NAME* name);
 // The name's last commonName in UTF-8; empty when it has none.

@@ -27,7 +27,6 @@ bool sameBytes(std::span<const unsigned char> left, std::span<const unsigned cha
 
 // The magnitude of a DER INTEGER in upper-case hex, as OpenSSL's BN_bn2hex prints serials.
 std::string integerToHex(std::span<const unsigned char> contents) {
-  static constexpr char kDigits[] = "0123456789ABCDEF";
   std::size_t first = 0;
   while (first + 1 < contents.size() && contents[first] == 0) {
     ++first;
@@ -35,13 +34,7 @@ std::string integerToHex(std::span<const unsigned char> contents) {
   if (contents.empty() || (contents.size() - first == 1 && contents[first] == 0)) {
     return "0";
   }
-  std::string hex;
-  hex.reserve((contents.size() - first) * 2);
-  for (std::size_t i = first; i < contents.size(); ++i) {
-    hex.push_back(kDigits[contents[i] >> 4]);
-    hex.push_back(kDigits[contents[i] & 0x0f]);
-  }
-  return hex;
+  return toHex(contents.subspan(first), storage::HexCase::kUpper);
 }
 
 std::int64_t readTime(const DerElement& element, const std::string& origin, const char* which) {

@@ -1,7 +1,5 @@
 #include "agent/sync/trust_sync.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -20,17 +18,13 @@ std::string fileSha256(const std::filesystem::path& path) {
   if (!stream) {
     return "";
   }
-  const EvpMdCtxPtr context(EVP_MD_CTX_new());
-  EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
+  storage::Sha256 digest;
   std::vector<char> chunk(64 * 1024);
   while (stream) {
     stream.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    EVP_DigestUpdate(context.get(), chunk.data(), static_cast<std::size_t>(stream.gcount()));
+    digest.update(std::string_view(chunk.data(), static_cast<std::size_t>(stream.gcount())));
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(context.get(), digest, &length);
-  return toHex(std::span(digest, length));
+  return digest.finalHex();
 }
 
 // Identifies a snapshot so an unchanged store is recognised without parsing a certificate.
@@ -43,15 +37,11 @@ std::string snapshotDigest(const platform::StoreSnapshot& snapshot) {
                     (entry.trust.trusted_peer ? "P" : "-") + entry.nickname);
   }
   std::sort(lines.begin(), lines.end());
-  const EvpMdCtxPtr context(EVP_MD_CTX_new());
-  EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
+  storage::Sha256 digest;
   for (const std::string& line : lines) {
-    EVP_DigestUpdate(context.get(), line.data(), line.size() + 1);  // with the terminating NUL
+    digest.update(std::string_view(line.data(), line.size() + 1));  // with the terminating NUL
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(context.get(), digest, &length);
-  return toHex(std::span(digest, length));
+  return digest.finalHex();
 }
 
 }  // namespace

@@ -24,14 +24,16 @@
 #include "agent/sync/web_control.h"
 #include "storage/audit_log.h"
 #include "storage/certificate_repository.h"
+#include "storage/password.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
 #include "web/html.h"
-#include "web/password.h"
 
 namespace certbridge::web {
 namespace {
 
+using storage::hashPassword;
+using storage::sha256Hex;
 using testing::TestCertificate;
 
 std::int64_t unixNow() {

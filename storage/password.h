@@ -2,7 +2,9 @@
 
 #include <string>
 
-namespace certbridge::web {
+#include "storage/digest.h"
+
+namespace certbridge::storage {
 
 // PBKDF2-HMAC-SHA256 with a random 16-byte salt, as "pbkdf2-sha256$ITERATIONS$SALT$HASH" (salt
 // and hash in hex). This is what [web] admin_password_hash holds and `certbridge hash-password`
@@ -18,10 +20,7 @@ bool isPasswordHash(const std::string& stored_hash);
 // `bytes` random bytes from OpenSSL's CSPRNG, as lower-case hex.
 std::string randomHex(int bytes);
 
-// Lower-case hex SHA-256 of `text` (API bearer tokens are stored this way).
-std::string sha256Hex(const std::string& text);
-
 // Equal strings, in time that does not depend on where they differ.
 bool constantTimeEquals(const std::string& left, const std::string& right);
 
-}  // namespace certbridge::web
+}  // namespace certbridge::storage

@@ -1,10 +1,8 @@
-#include "web/password.h"
+#include "storage/password.h"
 
 #include <gtest/gtest.h>
 
-#include "web/html.h"
-
-namespace certbridge::web {
+namespace certbridge::storage {
 namespace {
 
 TEST(Password, HashVerifiesOnlyTheSamePassword) {
@@ -25,10 +23,5 @@ TEST(Password, MalformedHashesNeverVerify) {
   }
 }
 
-TEST(Html, EscapesEverythingThatCouldOpenMarkup) {
-  EXPECT_EQ(escapeHtml("<script>alert('x')</script> & \"q\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
-}
-
 }  // namespace
-}  // namespace certbridge::web
+}  // namespace certbridge::storage

@@ -1,28 +1,19 @@
-#include "web/password.h"
+#include "storage/password.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include <stdexcept>
 #include <vector>
 
-namespace certbridge::web {
+#include "storage/digest.h"
+
+namespace certbridge::storage {
 namespace {
 
 constexpr const char* kScheme = "pbkdf2-sha256";
 constexpr int kHashBytes = 32;
-
-std::string toHex(const unsigned char* data, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  for (std::size_t i = 0; i < size; ++i) {
-    hex.push_back(kDigits[data[i] >> 4]);
-    hex.push_back(kDigits[data[i] & 0x0f]);
-  }
-  return hex;
-}
 
 bool fromHex(const std::string& hex, std::vector<unsigned char>& bytes) {
   if (hex.size() % 2 != 0) {
@@ -47,7 +38,7 @@ std::string derive(const std::string& password, const std::vector<unsigned char>
                         hash) != 1) {
     throw std::runtime_error("PBKDF2 failed");
   }
-  return toHex(hash, kHashBytes);
+  return toHex(std::span(hash, kHashBytes));
 }
 
 struct ParsedHash {
@@ -82,7 +73,7 @@ std::string randomHex(int bytes) {
   if (RAND_bytes(random.data(), bytes) != 1) {
     throw std::runtime_error("the random number generator failed");
   }
-  return toHex(random.data(), random.size());
+  return toHex(random);
 }
 
 std::string hashPassword(const std::string& password, int iterations) {
@@ -106,14 +97,8 @@ bool verifyPassword(const std::string& password, const std::string& stored_hash)
   return constantTimeEquals(derive(password, parsed.salt, parsed.iterations), parsed.hash);
 }
 
-std::string sha256Hex(const std::string& text) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return toHex(digest, sizeof(digest));
-}
-
 bool constantTimeEquals(const std::string& left, const std::string& right) {
   return left.size() == right.size() && CRYPTO_memcmp(left.data(), right.data(), left.size()) == 0;
 }
 
-}  // namespace certbridge::web
+}  // namespace certbridge::storage
