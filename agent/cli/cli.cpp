@@ -23,8 +23,8 @@
 #include "agent/cli/status_report.h"
 #include "agent/config/config.h"
 #include "agent/doctor/doctor.h"
+#include "agent/sync/agent_control_service.h"
 #include "agent/sync/trust_sync.h"
-#include "agent/sync/web_control.h"
 #include "platform/cert_store.h"
 #include "platform/default_paths.h"
 #include "platform/service_notify.h"
@@ -326,7 +326,7 @@ int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
     }
   }
   ResilientStoreWatcher watcher(locations, config.sync_interval, logger);
-  WebControl control(database);
+  sync::AgentControlService control(database);
   std::unique_ptr<web::WebServer> web_server;
   if (config.web_enabled) {
     web_server = std::make_unique<web::WebServer>(config.web, database, control, logger);

@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "agent/pki/certificate.h"
-#include "agent/sync/web_control.h"
+#include "agent/sync/agent_control_service.h"
 #include "storage/audit_log.h"
 #include "storage/certificate_repository.h"
 #include "storage/password.h"
@@ -258,7 +258,7 @@ class WebServerTest : public ::testing::Test {
   static constexpr const char* kToken = "api-token-for-scripts";
   testing::TempDir dir_;
   storage::Database database_{dir_.file("certbridge.db")};
-  agent::WebControl control_{database_};
+  agent::sync::AgentControlService control_{database_};
   WebSettings settings_;
   std::unique_ptr<WebServer> server_;
   TestCertificate root_ = TestCertificate::issue({.common_name = "Root", .ca = true}, nullptr);

@@ -9,7 +9,7 @@
 #include "storage/database.h"
 #include "web/agent_control.h"
 
-namespace certbridge::agent {
+namespace certbridge::agent::sync {
 
 // The one client certificate an upload holds (PEM or DER; not a CA; usable for client
 // authentication). Throws web::BadInput with a message for the person for anything else, a
@@ -19,9 +19,9 @@ Certificate decodeUploadedClient(std::span<const unsigned char> bytes);
 // The agent's side of the web interface, shared by the run loop and the web server's threads:
 // a publish request is a flag the loop polls (every half second at most), uploads are parsed
 // here with the agent's certificate model and stored, and the loop posts its latest warnings.
-class WebControl final : public web::AgentControl {
+class AgentControlService final : public web::AgentControl {
  public:
-  explicit WebControl(storage::Database& database) : database_(database) {}
+  explicit AgentControlService(storage::Database& database) : database_(database) {}
 
   void requestPublish() override { publish_requested_ = true; }
   std::string addUploadedClient(std::span<const unsigned char> bytes, const std::string& actor,
@@ -39,4 +39,4 @@ class WebControl final : public web::AgentControl {
   std::vector<std::string> warnings_;
 };
 
-}  // namespace certbridge::agent
+}  // namespace certbridge::agent::sync

@@ -1,4 +1,4 @@
-#include "agent/sync/web_control.h"
+#include "agent/sync/agent_control_service.h"
 
 #include <ctime>
 #include <string_view>
@@ -7,7 +7,7 @@
 #include "platform/cert_store.h"
 #include "storage/certificate_repository.h"
 
-namespace certbridge::agent {
+namespace certbridge::agent::sync {
 
 Certificate decodeUploadedClient(std::span<const unsigned char> bytes) {
   const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -45,8 +45,9 @@ Certificate decodeUploadedClient(std::span<const unsigned char> bytes) {
   return std::move(certificate);
 }
 
-std::string WebControl::addUploadedClient(std::span<const unsigned char> bytes,
-                                          const std::string& actor, const std::string& origin) {
+std::string AgentControlService::addUploadedClient(std::span<const unsigned char> bytes,
+                                                   const std::string& actor,
+                                                   const std::string& origin) {
   const Certificate certificate = decodeUploadedClient(bytes);
   storage::CertificateRepository(database_).addUpload(
       certificate.record(), actor, origin, static_cast<std::int64_t>(std::time(nullptr)));
@@ -54,14 +55,14 @@ std::string WebControl::addUploadedClient(std::span<const unsigned char> bytes,
   return certificate.record().sha256;
 }
 
-std::vector<std::string> WebControl::currentWarnings() {
+std::vector<std::string> AgentControlService::currentWarnings() {
   const std::lock_guard lock(mutex_);
   return warnings_;
 }
 
-void WebControl::setWarnings(std::vector<std::string> warnings) {
+void AgentControlService::setWarnings(std::vector<std::string> warnings) {
   const std::lock_guard lock(mutex_);
   warnings_ = std::move(warnings);
 }
 
-}  // namespace certbridge::agent
+}  // namespace certbridge::agent::sync
