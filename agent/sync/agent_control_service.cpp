@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "agent/pki/certificate.h"
+#include "agent/sync/status_service.h"
 #include "platform/cert_store.h"
 #include "storage/certificate_repository.h"
 
@@ -63,6 +64,15 @@ std::vector<std::string> AgentControlService::currentWarnings() {
 void AgentControlService::setWarnings(std::vector<std::string> warnings) {
   const std::lock_guard lock(mutex_);
   warnings_ = std::move(warnings);
+}
+
+storage::StatusSnapshot AgentControlService::statusSnapshot() {
+  storage::StatusOptions options = status_options_;
+  options.now = static_cast<storage::UnixTime>(std::time(nullptr));
+  storage::StatusSnapshot snapshot = takeStatusSnapshot(database_, options);
+  snapshot.database_path.clear();
+  snapshot.warnings = currentWarnings();
+  return snapshot;
 }
 
 }  // namespace certbridge::agent::sync

@@ -21,12 +21,15 @@ Certificate decodeUploadedClient(std::span<const unsigned char> bytes);
 // here with the agent's certificate model and stored, and the loop posts its latest warnings.
 class AgentControlService final : public web::AgentControl {
  public:
-  explicit AgentControlService(storage::Database& database) : database_(database) {}
+  explicit AgentControlService(storage::Database& database,
+                               storage::StatusOptions status_options = {})
+      : database_(database), status_options_(status_options) {}
 
   void requestPublish() override { publish_requested_ = true; }
   std::string addUploadedClient(std::span<const unsigned char> bytes, const std::string& actor,
                                 const std::string& origin) override;
   std::vector<std::string> currentWarnings() override;
+  storage::StatusSnapshot statusSnapshot() override;
 
   // For the run loop: true once per request.
   bool takePublishRequest() { return publish_requested_.exchange(false); }
@@ -34,6 +37,7 @@ class AgentControlService final : public web::AgentControl {
 
  private:
   storage::Database& database_;
+  storage::StatusOptions status_options_;  // `now` is taken at each call
   std::atomic<bool> publish_requested_{false};
   std::mutex mutex_;
   std::vector<std::string> warnings_;
