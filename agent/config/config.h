@@ -10,7 +10,7 @@
 #include "agent/nginx/nginx_publisher.h"
 #include "platform/cert_store.h"
 #include "platform/default_paths.h"
-#include "web/web_server.h"
+#include "web/web_settings.h"
 
 namespace certbridge::agent {
 
