@@ -24,6 +24,7 @@
 #include "agent/config/config.h"
 #include "agent/doctor/doctor.h"
 #include "agent/sync/agent_control_service.h"
+#include "agent/sync/sync_scheduler.h"
 #include "agent/sync/trust_sync.h"
 #include "platform/cert_store.h"
 #include "platform/default_paths.h"
@@ -326,7 +327,9 @@ int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
     }
   }
   ResilientStoreWatcher watcher(locations, config.sync_interval, logger);
-  sync::AgentControlService control(database);
+  sync::AgentControlService control(
+      database, storage::StatusOptions{.crl_enabled = config.crl.enabled,
+                                       .crl_warning_margin = config.crl.warning_margin.count()});
   std::unique_ptr<web::WebServer> web_server;
   if (config.web_enabled) {
     web_server = std::make_unique<web::WebServer>(config.web, database, control, logger);
@@ -343,73 +346,26 @@ int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
                 std::string(kVersion), config.stores.size(), config.sync_interval.count(),
                 config.nginx.output_dir);
 
-  using Clock = std::chrono::steady_clock;
-  // After a failure, retry sooner than the interval but back off: 5 s, 10 s, 20 s, ... up to
-  // the interval. A success resets it.
-  constexpr std::chrono::seconds kFirstRetry{5};
-  std::chrono::seconds retry_delay =
-      std::min<std::chrono::seconds>(kFirstRetry, config.sync_interval);
-  auto next_sync = Clock::now();
-  bool change_seen = true;
   std::set<std::string> known_warnings;
-  std::int64_t last_sync_started = 0;
-  bool ready_sent = false;
-  const auto watchdog = platform::watchdogInterval();
-  auto next_watchdog = Clock::now();
-  while (!stop_requested.load()) {
-    const bool publish_requested = control.takePublishRequest();
-    if (publish_requested || change_seen || Clock::now() >= next_sync) {
-      last_sync_started = unixNow();
-      bool succeeded = false;
-      try {
-        const SyncReport report = sync.syncOnce(unixNow());
-        logReport(logger, report, known_warnings);
-        control.setWarnings(report.warnings);
-        succeeded = report.ok();
-      } catch (const std::exception& error) {
-        logger.error("sync failed: %s", std::string(error.what()));
-      }
-      if (succeeded) {
-        retry_delay = std::min<std::chrono::seconds>(kFirstRetry, config.sync_interval);
-        next_sync = Clock::now() + config.sync_interval;
-      } else {
-        next_sync = Clock::now() + retry_delay;
-        logger.warning("next attempt in %?ds", retry_delay.count());
-        retry_delay = std::min<std::chrono::seconds>(retry_delay * 2, config.sync_interval);
-      }
-      // systemd (Type=notify) counts the service as started once the first sync has run, so
-      // `systemctl start` returns with the files published (or the failure logged).
-      if (!ready_sent) {
-        platform::notifyServiceManager("READY=1");
-        ready_sent = true;
-      }
-    }
-    if (watchdog && Clock::now() >= next_watchdog) {
-      platform::notifyServiceManager("WATCHDOG=1");
-      next_watchdog = Clock::now() + *watchdog;
-    }
-    // A CRL fetch that falls due before the next sync brings the sync forward. A due time the
-    // last sync already saw (and could not act on) waits for the next scheduled sync.
-    try {
-      const auto crl_due = sync.nextCrlFetch();
-      if (crl_due && *crl_due > last_sync_started) {
-        const auto due_in =
-            std::chrono::seconds(std::max<std::int64_t>(*crl_due - unixNow() + 1, 0));
-        next_sync = std::min(next_sync, Clock::now() + due_in);
-      }
-    } catch (const std::exception& error) {
-      logger.error("cannot read the CRL plan: %s", std::string(error.what()));
-    }
-    // Short slices keep SIGTERM responsive without a second wake-up mechanism.
-    const auto until_next =
-        std::chrono::duration_cast<std::chrono::milliseconds>(next_sync - Clock::now());
-    const auto slice =
-        std::clamp(until_next, std::chrono::milliseconds(0), std::chrono::milliseconds(500));
-    change_seen = watcher.waitForChange(slice);
-    if (change_seen) {
-      logger.information("store change detected; syncing");
-    }
-  }
+  sync::SyncLoopParts parts;
+  parts.sync = [&] {
+    const SyncReport report = sync.syncOnce(unixNow());
+    logReport(logger, report, known_warnings);
+    control.setWarnings(report.warnings);
+    return report.ok();
+  };
+  parts.next_crl_fetch = [&] { return sync.nextCrlFetch(); };
+  parts.take_publish_request = [&] { return control.takePublishRequest(); };
+  parts.wait_for_change = [&](std::chrono::milliseconds slice) {
+    return watcher.waitForChange(slice);
+  };
+  parts.notify = [](const std::string& state) { platform::notifyServiceManager(state); };
+  parts.log_error = [&](const std::string& text) { logger.error(text); };
+  parts.log_warning = [&](const std::string& text) { logger.warning(text); };
+  parts.log_information = [&](const std::string& text) { logger.information(text); };
+  parts.watchdog = platform::watchdogInterval();
+  sync::SystemSchedulerClock clock;
+  sync::runSyncLoop(parts, config.sync_interval, clock, stop_requested);
   logger.notice("certbridge stopping");
   platform::notifyServiceManager("STOPPING=1");
   web_server.reset();
