@@ -50,7 +50,16 @@ std::string statusWord(CheckStatus status) {
 // --- the files nginx is pointed at -------------------------------------------------------------
 
 // One file named by ssl_client_certificate, ssl_trusted_certificate or ssl_crl.
+// Move-only: `crls` point into the DER of `blocks`. A move hands the blocks' buffers over
+// with them; a copy would leave the copied Crls pointing into the original.
 struct BundleFile {
+  BundleFile() = default;
+  BundleFile(const BundleFile&) = delete;
+  BundleFile& operator=(const BundleFile&) = delete;
+  BundleFile(BundleFile&&) noexcept = default;
+  BundleFile& operator=(BundleFile&&) noexcept = default;
+  ~BundleFile() = default;
+
   std::string directive;
   std::string path;
   std::string where;  // file:line of the directive
