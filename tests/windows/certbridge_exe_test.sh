@@ -126,6 +126,17 @@ ok "client-ca.pem holds the CA from Root, clients.map alice, mtls.conf forward-s
   fail "expected test_command then reload_command, recorded: $(cat "$calls")"
 ok "test_command ran, then reload_command"
 
+# The default output_dir is Linux's /etc/nginx/certbridge, no absolute path on Windows: a
+# configuration that leaves it out is refused with a message naming the key (README says so).
+sed '/^output_dir = /d' "$work/certbridge.ini" >"$work/no-output-dir.ini"
+if no_output_dir=$(run_windows "$certbridge_exe" --config "$(windows_path "$work/no-output-dir.ini")" \
+  sync --once 2>&1); then
+  fail "sync --once accepted a configuration without output_dir: $no_output_dir"
+fi
+grep -q "nginx.output_dir' is '/etc/nginx/certbridge'; expected an absolute path" <<<"$no_output_dir" ||
+  fail "no clear message for the missing output_dir: $no_output_dir"
+ok "without [nginx] output_dir: refused, naming nginx.output_dir and its Linux default"
+
 # --- Real nginx on those files -------------------------------------------------------------------
 # mtls.conf names Z:/tmp/.../client-ca.pem. nginx on Linux takes a path not starting with / as
 # relative to its configuration folder, where Z: is a link to /: so nginx reads exactly the
