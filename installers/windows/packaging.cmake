@@ -1,8 +1,9 @@
-# Windows (MSVC with vcpkg): `cpack -G NSIS` makes certbridge-VERSION-win64.exe, which installs
-# certbridge.exe under Program Files, puts the default configuration in
-# %ProgramData%\certbridge\certbridge.ini (kept when already there), and registers the
-# "certbridge" service (automatic start) with certbridge.exe /registerService. Uninstalling
-# stops and unregisters the service; the configuration and state in %ProgramData% stay.
+# Windows: `cpack -G NSIS` makes certbridge-VERSION-win64.exe (with MSVC and vcpkg on Windows, or
+# from the MinGW cross build on Linux with Debian's nsis), which installs certbridge.exe under
+# Program Files, puts the default configuration in %ProgramData%\certbridge\certbridge.ini (kept
+# when already there), and registers the "certbridge" service (automatic start) with
+# certbridge.exe /registerService. Uninstalling stops and unregisters the service and removes the
+# program; the configuration and state in %ProgramData% stay.
 install(FILES "${CMAKE_CURRENT_LIST_DIR}/certbridge.ini" DESTINATION share/certbridge)
 install(FILES "${PROJECT_SOURCE_DIR}/README.md" DESTINATION doc)
 
@@ -10,11 +11,29 @@ set(CPACK_GENERATOR NSIS)
 set(CPACK_PACKAGE_NAME certbridge)
 set(CPACK_PACKAGE_VENDOR "certbridge developers")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
+set(CPACK_PACKAGE_FILE_NAME "certbridge-${PROJECT_VERSION}-win64")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "nginx client-certificate (mTLS) trust from the Windows certificate stores")
 set(CPACK_PACKAGE_INSTALL_DIRECTORY certbridge)
 set(CPACK_NSIS_DISPLAY_NAME certbridge)
 set(CPACK_NSIS_ENABLE_UNINSTALL_BEFORE_INSTALL ON)
+# certbridge.exe is a 64-bit program: the 64-bit Program Files, and a 64-bit installer (makensis
+# builds a 32-bit one unless told otherwise; Debian's nsis ships the amd64 stubs).
+set(CPACK_NSIS_INSTALL_ROOT "$PROGRAMFILES64")
+# makensis builds a 32-bit installer unless the script says `Target amd64-unicode` first (Debian's
+# nsis ships the amd64 stubs; wine64 alone runs only 64-bit programs). CPack splits
+# CPACK_NSIS_EXECUTABLE_PRE_ARGUMENTS at spaces, so `-XTarget amd64-unicode` cannot be passed:
+# CPack's own template, with that line added, is put first on CPack's module path instead.
+set(cpack_nsis_template "${CMAKE_ROOT}/Modules/Internal/CPack/NSIS.template.in")
+if(EXISTS "${cpack_nsis_template}")
+  file(READ "${cpack_nsis_template}" nsis_template)
+  string(REPLACE "  SetCompressor " "  Target amd64-unicode\n  SetCompressor " nsis_template
+                 "${nsis_template}")
+  file(WRITE "${PROJECT_BINARY_DIR}/cpack-nsis/NSIS.template.in" "${nsis_template}")
+  list(PREPEND CMAKE_MODULE_PATH "${PROJECT_BINARY_DIR}/cpack-nsis")
+endif()
+# The commands below hold quotes and backslashes, which CPackConfig.cmake must keep as they are.
+set(CPACK_VERBATIM_VARIABLES ON)
 # $APPDATA is %ProgramData% once the shell context is "all users".
 set(CPACK_NSIS_EXTRA_INSTALL_COMMANDS [=[
   SetShellVarContext all

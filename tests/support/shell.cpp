@@ -1,34 +1,9 @@
 #include "tests/support/shell.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <array>
-#include <cstdio>
-#include <memory>
-#include <stdexcept>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
 
 namespace certbridge::testing {
-
-ShellResult shell(const std::string& command) {
-  ShellResult result;
-  const std::string wrapped = "( " + command + " ) 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(wrapped.c_str(), "r"), ::pclose);
-  if (!pipe) {
-    throw std::runtime_error("popen failed for " + command);
-  }
-  std::array<char, 4096> buffer{};
-  std::size_t length = 0;
-  while ((length = std::fread(buffer.data(), 1, buffer.size(), pipe.get())) > 0) {
-    result.output.append(buffer.data(), length);
-  }
-  const int status = ::pclose(pipe.release());
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
-}
 
 int countOccurrences(const std::string& text, const std::string& needle) {
   int count = 0;
@@ -54,19 +29,9 @@ std::string certbridgeBinary() {
 }
 
 int freeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot find a free loopback port");
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
+  // Poco's socket rather than the BSD calls, so that the Windows test binaries have it too.
+  const Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+  return socket.address().port();
 }
 
 }  // namespace certbridge::testing

@@ -2,19 +2,29 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
 namespace certbridge::testing {
 
 TempDir::TempDir() {
+  // std::filesystem rather than mkdtemp, which Windows lacks: a random name, taken only when
+  // create_directory made it (false when it was already there). $TMPDIR first, as mkdtemp did.
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/certbridge-test-XXXXXX";
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp failed for " + pattern);
+  const std::filesystem::path parent =
+      base != nullptr ? std::filesystem::path(base) : std::filesystem::temp_directory_path();
+  std::random_device random;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const std::filesystem::path candidate =
+        parent / ("certbridge-test-" + std::to_string(random()));
+    if (std::filesystem::create_directory(candidate)) {
+      path_ = candidate;
+      std::filesystem::permissions(path_, std::filesystem::perms(0755));
+      return;
+    }
   }
-  path_ = pattern;
-  std::filesystem::permissions(path_, std::filesystem::perms(0755));
+  throw std::runtime_error("cannot make a fresh directory in " + parent.string());
 }
 
 TempDir::~TempDir() {

@@ -2,6 +2,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
@@ -251,7 +252,7 @@ std::vector<unsigned char> integer(std::uint64_t value) {
 std::vector<unsigned char> utcTime(std::int64_t offset) {
   const std::time_t when = std::time(nullptr) + offset;
   std::tm parts{};
-  gmtime_r(&when, &parts);
+  OPENSSL_gmtime(&when, &parts);  // gmtime_r, which Windows lacks
   char text[16];
   std::strftime(text, sizeof(text), "%y%m%d%H%M%SZ", &parts);
   return wrap(0x17, std::vector<unsigned char>(text, text + 13));

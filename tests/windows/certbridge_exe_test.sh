@@ -15,7 +15,8 @@
 # certbridge_test_command.exe, a Windows program that records each call and exits with the code
 # it is given; nginx's real verdict on the files comes from the Linux side (nginx -t, a served
 # handshake), and the Linux side reloads nginx after each publish. Last, certbridge.exe run: its
-# web page from Linux, a store change through the registry watch, and a clean stop on SIGINT.
+# web page from Linux, a store change through the registry watch, a login and a trust change
+# (block, approve) through the web page with curl, and a clean stop on SIGINT.
 set -euo pipefail
 
 wine=$1
@@ -23,54 +24,22 @@ certbridge_exe=$(realpath "$2")
 store_exe=$(realpath "$3")
 command_exe=$(realpath "$4")
 work=$(mktemp -d /tmp/certbridge-windows-e2e.XXXXXX)
-export WINEPREFIX="$work/wine-prefix" WINEDEBUG=-all
-wineserver=$(dirname "$wine")/wineserver
+# shellcheck source=wine_test_support.sh
+source "$(dirname "$0")/wine_test_support.sh"
 nginx_prefix="$work/nginx"
 
-passed=0
 cleanup() {
   if [[ -f "$nginx_prefix/logs/nginx.pid" ]]; then
     nginx -p "$nginx_prefix" -c "$nginx_prefix/conf/nginx.conf" -s stop 2>/dev/null || true
   fi
-  "$wineserver" -k 2>/dev/null || true
+  stop_wine_prefix
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-fail() {
-  echo "FAIL: $*"
-  echo "$passed passed, 1 failed"
-  exit 1
-}
-ok() {
-  passed=$((passed + 1))
-  echo "ok $passed - $*"
-}
-# A Linux path as certbridge.exe sees it: Wine's drive Z: is /, written with forward slashes.
-windows_path() { echo "Z:$1"; }
 run_windows() { "$wine" "$@"; }
 
 # --- PKI -----------------------------------------------------------------------------------------
-pki="$work/pki"
-mkdir -p "$pki"
-make_ca() { # name subject [issuer]
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-    -subj "/CN=$2" -keyout "$pki/$1.key" -out "$pki/$1.pem" \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
-    2>/dev/null
-}
-make_leaf() { # name subject issuer usage [san]
-  local extensions="$pki/$1.ext"
-  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' >"$extensions"
-  printf 'extendedKeyUsage=%s\n' "$4" >>"$extensions"
-  if [[ -n "${5:-}" ]]; then
-    printf 'subjectAltName=%s\n' "$5" >>"$extensions"
-  fi
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" \
-    -keyout "$pki/$1.key" -out "$pki/$1.csr" 2>/dev/null
-  openssl x509 -req -in "$pki/$1.csr" -CA "$pki/$3.pem" -CAkey "$pki/$3.key" \
-    -CAcreateserial -days 30 -extfile "$extensions" -out "$pki/$1.pem" 2>/dev/null
-}
 make_ca client-ca "certbridge e2e client CA"
 make_ca rogue-ca "certbridge e2e untrusted CA"
 make_ca server-ca "certbridge e2e server CA"
@@ -157,23 +126,23 @@ ok "client-ca.pem holds the CA from Root, clients.map alice, mtls.conf forward-s
   fail "expected test_command then reload_command, recorded: $(cat "$calls")"
 ok "test_command ran, then reload_command"
 
+# The default output_dir is Linux's /etc/nginx/certbridge, no absolute path on Windows: a
+# configuration that leaves it out is refused with a message naming the key (README says so).
+sed '/^output_dir = /d' "$work/certbridge.ini" >"$work/no-output-dir.ini"
+if no_output_dir=$(run_windows "$certbridge_exe" --config "$(windows_path "$work/no-output-dir.ini")" \
+  sync --once 2>&1); then
+  fail "sync --once accepted a configuration without output_dir: $no_output_dir"
+fi
+grep -q "nginx.output_dir' is '/etc/nginx/certbridge'; expected an absolute path" <<<"$no_output_dir" ||
+  fail "no clear message for the missing output_dir: $no_output_dir"
+ok "without [nginx] output_dir: refused, naming nginx.output_dir and its Linux default"
+
 # --- Real nginx on those files -------------------------------------------------------------------
 # mtls.conf names Z:/tmp/.../client-ca.pem. nginx on Linux takes a path not starting with / as
 # relative to its configuration folder, where Z: is a link to /: so nginx reads exactly the
 # files certbridge.exe wrote, under the very names it wrote into mtls.conf.
 mkdir -p "$nginx_prefix/conf" "$nginx_prefix/logs"
 ln -s / "$nginx_prefix/conf/Z:"
-free_port() {
-  local port
-  for _ in $(seq 1 100); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-  fail "no free port on 127.0.0.1"
-}
 port=$(free_port)
 cat >"$nginx_prefix/conf/nginx.conf" <<EOF
 pid $nginx_prefix/logs/nginx.pid;
@@ -272,7 +241,11 @@ ok "alice removed from the store: 403 after the next sync and reload; bob still 
 # in between: the interval is an hour), the web page answers from Linux, and Ctrl-C (SIGINT,
 # which Wine hands to the console program as CTRL_C_EVENT) stops it cleanly.
 web_port=$(free_port)
-sed -e "/^\[web\]/,/^enabled/ s/^enabled = false/enabled = true\nlisten = 127.0.0.1:$web_port/" \
+# The administrator's password, hashed by certbridge.exe itself, read from a pipe.
+web_password=windows-e2e-password
+password_hash=$(printf '%s\n' "$web_password" | run_windows "$certbridge_exe" hash-password 2>&1 |
+  tr -d '\r') || fail "certbridge.exe hash-password failed: $password_hash"
+sed -e "/^\[web\]/,/^enabled/ s/^enabled = false/enabled = true\nlisten = 127.0.0.1:$web_port\nadmin_password_hash = $password_hash/" \
   -e "s/^\[storage\]/[sync]\ninterval = 3600\n\n[storage]/" "$work/certbridge.ini" >"$work/run.ini"
 "$wine" "$certbridge_exe" --config "$(windows_path "$work/run.ini")" run >"$work/run.log" 2>&1 &
 run_pid=$!
@@ -301,6 +274,40 @@ for _ in $(seq 1 300); do
 done
 [[ -n "$seen" ]] || fail "run: alice did not reach clients.map within 30 s of the store change"
 ok "run: alice added to the store reached clients.map $((($(date +%s%N) - started) / 1000000)) ms after the store tool started (registry watch; includes the store tool's own start under Wine)"
+
+# --- Log in and change one client's trust through the web page, from Linux ----------------------
+# As a browser does (and as tests/web does): the login form's cookie and CSRF token, the password,
+# then the session cookie and the page's CSRF token on each change.
+web="http://127.0.0.1:$web_port"
+cookies="$work/cookies.txt"
+login_form=$(curl -s -m 10 -c "$cookies" "$web/login") || fail "GET /login failed"
+login_token=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' <<<"$login_form" | head -n 1)
+[[ -n "$login_token" ]] || fail "the login form carries no CSRF token: $login_form"
+login_status=$(curl -s -m 10 -b "$cookies" -c "$cookies" -o /dev/null -w '%{http_code}' \
+  --data-urlencode "csrf=$login_token" --data-urlencode "password=$web_password" "$web/login")
+[[ "$login_status" == 303 ]] || fail "POST /login answered $login_status, not 303"
+grep -q certbridge_session "$cookies" || fail "no session cookie after logging in"
+page=$(curl -s -m 10 -b "$cookies" "$web/") || fail "GET / failed"
+page_token=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' <<<"$page" | head -n 1)
+[[ -n "$page_token" ]] || fail "the page carries no CSRF token after logging in"
+ok "logged in on certbridge.exe's web page from Linux (login form token, password, session cookie)"
+
+alice_sha256=$(openssl x509 -in "$pki/alice.pem" -noout -fingerprint -sha256 |
+  sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
+trust_change() { # approve|block
+  local status
+  status=$(curl -s -m 10 -b "$cookies" -o /dev/null -w '%{http_code}' \
+    --data-urlencode "csrf=$page_token" "$web/clients/$alice_sha256/$1")
+  [[ "$status" == 303 ]] || fail "POST /clients/.../$1 answered $status, not 303"
+}
+alice_listed() { grep -q "$alice_sha1" "$out/clients.map"; }
+alice_unlisted() { ! alice_listed; }
+trust_change block
+wait_for 30 "alice blocked on the page is still in clients.map after 30 s" alice_unlisted
+ok "alice blocked on the web page: gone from clients.map"
+trust_change approve
+wait_for 30 "alice approved on the page is not back in clients.map after 30 s" alice_listed
+ok "alice approved again on the web page: back in clients.map"
 
 kill -INT "$run_pid"
 for _ in $(seq 1 150); do

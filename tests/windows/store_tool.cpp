@@ -1,8 +1,9 @@
-// certbridge_test_store.exe: puts certificates into (or takes them out of) a current-user system
-// store the way an administrator's tool does, so that the end-to-end test drives certbridge.exe
-// through real CryptoAPI stores in its throwaway Wine prefix.
-//   certbridge_test_store add STORE FILE.pem [FRIENDLY-NAME]
-//   certbridge_test_store remove STORE FILE.pem
+// certbridge_test_store.exe: puts certificates into (or takes them out of) a system store the way
+// an administrator's tool does, so that the end-to-end tests drive certbridge.exe through real
+// CryptoAPI stores in their throwaway Wine prefix. The current user's stores by default, the
+// local machine's with --local-machine (what the service reads: it runs as LocalSystem).
+//   certbridge_test_store [--local-machine] add STORE FILE.pem [FRIENDLY-NAME]
+//   certbridge_test_store [--local-machine] remove STORE FILE.pem
 // Exits 0 on success, 1 with a message naming the store, the file and Windows' error text.
 #include "platform/windows/windows_text.h"
 // After windows.h (windows_text.h):
@@ -55,19 +56,27 @@ std::vector<BYTE> derFromPemFile(const std::string& file) {
   return der;
 }
 
-StoreHandle openForWriting(const std::string& name) {
+struct StoreLocation {
+  DWORD flags;
+  const char* name;
+};
+constexpr StoreLocation kCurrentUser{CERT_SYSTEM_STORE_CURRENT_USER, "current_user"};
+constexpr StoreLocation kLocalMachine{CERT_SYSTEM_STORE_LOCAL_MACHINE, "local_machine"};
+
+StoreHandle openForWriting(const StoreLocation& location, const std::string& name) {
   const std::wstring wide_name = toWide(name);
-  HCERTSTORE store = CertOpenStore(CERT_STORE_PROV_SYSTEM_W, 0, 0, CERT_SYSTEM_STORE_CURRENT_USER,
-                                   wide_name.c_str());
+  HCERTSTORE store =
+      CertOpenStore(CERT_STORE_PROV_SYSTEM_W, 0, 0, location.flags, wide_name.c_str());
   if (store == nullptr) {
-    throw std::runtime_error("cannot open current_user store " + name +
+    throw std::runtime_error("cannot open " + std::string(location.name) + " store " + name +
                              " for writing: " + errorText(GetLastError()));
   }
   return StoreHandle(store);
 }
 
-void add(const std::string& store_name, const std::string& file, const std::string& friendly) {
-  const StoreHandle store = openForWriting(store_name);
+void add(const StoreLocation& location, const std::string& store_name, const std::string& file,
+         const std::string& friendly) {
+  const StoreHandle store = openForWriting(location, store_name);
   const std::vector<BYTE> der = derFromPemFile(file);
   PCCERT_CONTEXT added = nullptr;
   if (!CertAddEncodedCertificateToStore(store.get(), X509_ASN_ENCODING, der.data(),
@@ -88,8 +97,8 @@ void add(const std::string& store_name, const std::string& file, const std::stri
   }
 }
 
-void remove(const std::string& store_name, const std::string& file) {
-  const StoreHandle store = openForWriting(store_name);
+void remove(const StoreLocation& location, const std::string& store_name, const std::string& file) {
+  const StoreHandle store = openForWriting(location, store_name);
   const std::vector<BYTE> der = derFromPemFile(file);
   const CertContextPtr wanted(
       CertCreateCertificateContext(X509_ASN_ENCODING, der.data(), static_cast<DWORD>(der.size())));
@@ -111,18 +120,23 @@ void remove(const std::string& store_name, const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<std::string> arguments(argv + 1, argv + argc);
+  std::vector<std::string> arguments(argv + 1, argv + argc);
+  StoreLocation location = kCurrentUser;
+  if (!arguments.empty() && arguments[0] == "--local-machine") {
+    location = kLocalMachine;
+    arguments.erase(arguments.begin());
+  }
   try {
     if (arguments.size() >= 3 && arguments.size() <= 4 && arguments[0] == "add") {
-      add(arguments[1], arguments[2], arguments.size() == 4 ? arguments[3] : "");
+      add(location, arguments[1], arguments[2], arguments.size() == 4 ? arguments[3] : "");
       return 0;
     }
     if (arguments.size() == 3 && arguments[0] == "remove") {
-      remove(arguments[1], arguments[2]);
+      remove(location, arguments[1], arguments[2]);
       return 0;
     }
-    std::cerr << "usage: certbridge_test_store add STORE FILE.pem [FRIENDLY-NAME]\n"
-                 "       certbridge_test_store remove STORE FILE.pem\n";
+    std::cerr << "usage: certbridge_test_store [--local-machine] add STORE FILE.pem [NAME]\n"
+                 "       certbridge_test_store [--local-machine] remove STORE FILE.pem\n";
     return 2;
   } catch (const std::exception& error) {
     std::cerr << "certbridge_test_store: " << error.what() << "\n";
