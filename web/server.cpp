@@ -145,7 +145,7 @@ class PocoServer {
   PocoServer(const Poco::Net::ServerSocket& socket, std::shared_ptr<WebApp> app,
              const WebSettings& settings, Poco::Logger& logger)
       : parameters_(Poco::makeAuto<Poco::Net::HTTPServerParams>()), factory_(std::move(app)) {
-    parameters_->setTimeout(Poco::Timespan(settings.request_timeout.count(), 0));
+    parameters_->setTimeout(Poco::Timespan(static_cast<long>(settings.request_timeout.count()), 0));
     parameters_->setKeepAlive(true);
     parameters_->setServerName("certbridge");
     ConnectionLimits limits = settings.connection_limits;
