@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 #include "agent/certificate.h"
 #include "agent/crl.h"
@@ -33,12 +34,15 @@ std::string fileSha256(const std::filesystem::path& path) {
   return toHex(std::span(digest, length));
 }
 
-// Identifies a snapshot so an unchanged store is recognised without parsing a certificate.
-std::string snapshotDigest(const platform::StoreSnapshot& snapshot) {
+// Identifies a snapshot so an unchanged store is recognised without parsing a certificate;
+// `fingerprints` are the SHA-256 of each certificate's DER, in the snapshot's order.
+std::string snapshotDigest(const platform::StoreSnapshot& snapshot,
+                           const std::vector<std::string>& fingerprints) {
   std::vector<std::string> lines;
   lines.reserve(snapshot.certificates.size());
-  for (const platform::StoreCertificate& entry : snapshot.certificates) {
-    lines.push_back(sha256Hex(entry.der) + (entry.trust.trusted_client_ca ? "T" : "-") +
+  for (std::size_t i = 0; i < snapshot.certificates.size(); ++i) {
+    const platform::StoreCertificate& entry = snapshot.certificates[i];
+    lines.push_back(fingerprints[i] + (entry.trust.trusted_client_ca ? "T" : "-") +
                     (entry.trust.trusted_server_ca ? "C" : "-") +
                     (entry.trust.trusted_peer ? "P" : "-") + entry.nickname);
   }
@@ -107,7 +111,12 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
     for (const platform::StoreCrl& crl : snapshot.crls) {
       store_crls_.emplace_back(store.name, crl);
     }
-    const std::string digest = snapshotDigest(snapshot);
+    std::vector<std::string> fingerprints;
+    fingerprints.reserve(snapshot.certificates.size());
+    for (const platform::StoreCertificate& entry : snapshot.certificates) {
+      fingerprints.push_back(sha256Hex(entry.der));
+    }
+    const std::string digest = snapshotDigest(snapshot, fingerprints);
     if (certificates_.snapshotDigest(store.name) == digest) {
       certificates_.recordSyncResult(definition, now, "", change_token);
       logger_.debug("store %s unchanged (%z certificates)", store.name,
@@ -115,13 +124,29 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
       return;
     }
 
+    // A certificate is identified by its DER's SHA-256: what storage holds already (from any
+    // store) is not parsed again, only DER never seen before is.
+    const std::unordered_map<std::string, storage::KnownCertificate> known =
+        certificates_.knownCertificates();
     std::vector<storage::StoreEntry> entries;
     entries.reserve(snapshot.certificates.size());
-    for (const platform::StoreCertificate& entry : snapshot.certificates) {
+    std::size_t parsed = 0;
+    for (std::size_t i = 0; i < snapshot.certificates.size(); ++i) {
+      const platform::StoreCertificate& entry = snapshot.certificates[i];
+      if (const auto stored = known.find(fingerprints[i]); stored != known.end()) {
+        if (const auto role = classify(stored->second, entry.trust)) {
+          storage::StoreEntry reused{.nickname = entry.nickname, .role = *role, .stored = true};
+          reused.certificate.sha256 = fingerprints[i];
+          reused.certificate.subject = stored->second.subject;
+          entries.push_back(std::move(reused));
+          continue;
+        }
+      }
       const Certificate certificate =
           Certificate::fromDer(entry.der, "store " + store.name + " (" + reader->describe() +
                                               "), certificate '" + entry.nickname + "'");
       entries.push_back({certificate.record(), entry.nickname, classify(certificate, entry.trust)});
+      ++parsed;
     }
     const storage::StoreChanges changes =
         certificates_.applySnapshot(definition, entries, digest, now);
@@ -135,9 +160,11 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
     for (const std::string& gone : changes.gone) {
       report.changes.push_back("store " + store.name + ": gone " + gone);
     }
-    logger_.information("store %s read: %z certificates, %z CRLs; %z added, %z gone", store.name,
-                        entries.size(), snapshot.crls.size(), changes.added.size(),
-                        changes.gone.size());
+    logger_.information(
+        "store %s read: %z certificates (%z parsed, the rest known), %z CRLs; "
+        "%z added, %z gone",
+        store.name, entries.size(), parsed, snapshot.crls.size(), changes.added.size(),
+        changes.gone.size());
   } catch (const std::exception& error) {
     const std::string message = std::string(error.what()) + " (store " + store.name +
                                 " left as it was; nothing published from it changes)";
@@ -266,7 +293,7 @@ void TrustSync::renderAndPublish(std::int64_t now, const CrlForce& force, SyncRe
     std::vector<OutputFile> files;
     try {
       const std::vector<storage::CertificateView> certificates = certificates_.listCertificates();
-      TrustMaterial material = buildTrustMaterial(certificates, now);
+      TrustMaterial material = buildTrustMaterial(certificates, now, &issuer_verdicts_);
       auto crls = prepareCrls(material, certificates, now, force, report);
       report.warnings.insert(report.warnings.end(), material.warnings.begin(),
                              material.warnings.end());

@@ -76,6 +76,9 @@ class TrustSync {
   // CRLs the stores held at this sync, by store name.
   std::vector<std::pair<std::string, platform::StoreCrl>> store_crls_;
   NginxPublisher publisher_;
+  // Signature checks of chain building, kept between syncs so that a render after a change
+  // verifies only new issuer/child pairs (see IssuerVerdicts for why in memory).
+  IssuerVerdicts issuer_verdicts_;
   Poco::Logger& logger_;
 };
 
