@@ -47,6 +47,8 @@ class TrustSync {
   TrustSync(const AgentConfig& config, storage::Database& database, Poco::Logger& logger);
 
   SyncReport syncOnce(std::int64_t now, const CrlForce& force = {});
+  // What chain building has verified so far, for tests and logs.
+  const IssuerVerdicts& issuerVerdicts() const { return issuer_verdicts_; }
   // When the next planned CRL fetch is due, for the run loop.
   std::optional<std::int64_t> nextCrlFetch() { return crl_refresher_.nextDue(); }
 
