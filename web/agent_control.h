@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "storage/status_snapshot.h"
+
 namespace certbridge::web {
 
 // Input from a person that cannot be used (a malformed upload, an unknown state); the message
@@ -14,10 +16,11 @@ class BadInput : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// What the web layer may ask of the agent. The web layer reads storage itself but never renders
-// or writes nginx files: after a change it asks for a publish, which the agent's run loop
-// performs through the same render/publish path as a sync. Implementations are called from the
-// web server's threads and must be thread-safe.
+// What the web layer may ask of the agent. The web layer reads the audit log and records trust
+// decisions itself but never renders or writes nginx files: after a change it asks for a
+// publish, which the agent's run loop performs through the same render/publish path as a sync;
+// and it asks for the status snapshot, whose effective trust only the agent can work out.
+// Implementations are called from the web server's threads and must be thread-safe.
 class AgentControl {
  public:
   virtual ~AgentControl() = default;
@@ -33,6 +36,9 @@ class AgentControl {
 
   // Why certificates were left out at the last render (expired, no chain, revoked, …).
   virtual std::vector<std::string> currentWarnings() = 0;
+  // The status as the agent enforces it, read in one read transaction, with currentWarnings()
+  // and without the database's path: what the status page, /api/v1/status and /metrics show.
+  virtual storage::StatusSnapshot statusSnapshot() = 0;
 };
 
 }  // namespace certbridge::web
