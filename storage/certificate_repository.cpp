@@ -5,6 +5,7 @@
 #include <ctime>
 #include <limits>
 #include <set>
+#include <string_view>
 #include <unordered_set>
 
 #include "storage/audit_log.h"
@@ -329,54 +330,94 @@ std::string CertificateRepository::changeToken(const std::string& store) {
   return token;
 }
 
+namespace {
+
+// What listCertificates, certificateView and listPresentCas select: a certificate with its
+// sources and decision, to be followed by WHERE / GROUP BY c.sha256.
+constexpr std::string_view kViewSelect =
+    "SELECT c.sha256, c.sha1, c.der, c.subject, c.issuer, c.serial, c.not_before, c.not_after, "
+    "c.key_type, c.extended_key_usage, c.is_ca, c.crl_distribution_points, "
+    "COALESCE(MAX(s.gone_at IS NULL AND s.role = 'anchor'), 0), "
+    "COALESCE(MAX(s.gone_at IS NULL AND s.role = 'client'), 0), "
+    "COALESCE(MAX(s.gone_at IS NULL), 0), t.state, "
+    "COALESCE(GROUP_CONCAT(CASE WHEN s.gone_at IS NULL "
+    "THEN s.store_name || '/' || s.nickname END, ', '), ''), "
+    "COALESCE(MIN(s.first_seen), 0), "
+    "COALESCE(MAX(CASE WHEN s.gone_at IS NULL THEN st.last_sync_at ELSE s.last_seen END), 0), "
+    "COALESCE(MIN(CASE WHEN s.gone_at IS NULL THEN s.nickname END), '') "
+    "FROM certificates c "
+    "LEFT JOIN certificate_sources s ON s.sha256 = c.sha256 "
+    "LEFT JOIN stores st ON st.name = s.store_name "
+    "LEFT JOIN trust_decisions t ON t.sha256 = c.sha256 ";
+
+CertificateView viewFromRow(const Statement& select) {
+  CertificateView view;
+  CertificateRecord& record = view.certificate;
+  record.sha256 = select.text(0);
+  record.sha1 = select.text(1);
+  record.der = select.blob(2);
+  record.subject = select.text(3);
+  record.issuer = select.text(4);
+  record.serial = select.text(5);
+  record.not_before = select.integer(6);
+  record.not_after = select.integer(7);
+  record.key_type = select.text(8);
+  record.extended_key_usage = select.text(9);
+  record.is_ca = select.integer(10) != 0;
+  record.crl_distribution_points = select.text(11);
+  view.anchor = select.integer(12) != 0;
+  view.client = select.integer(13) != 0;
+  view.present = select.integer(14) != 0;
+  if (select.optionalInteger(15).has_value()) {
+    view.trust = trustStateFromString(select.text(15));
+  }
+  view.sources = select.text(16);
+  view.first_seen = select.integer(17);
+  view.last_seen = select.integer(18);
+  view.nickname = select.text(19);
+  return view;
+}
+
+}  // namespace
+
 std::vector<CertificateView> CertificateRepository::listCertificates() {
   std::vector<CertificateView> views;
   database_.read([&] {
-    Statement select = database_.prepare(R"sql(
-        SELECT c.sha256, c.sha1, c.der, c.subject, c.issuer, c.serial, c.not_before, c.not_after,
-               c.key_type, c.extended_key_usage, c.is_ca, c.crl_distribution_points,
-               COALESCE(MAX(s.gone_at IS NULL AND s.role = 'anchor'), 0),
-               COALESCE(MAX(s.gone_at IS NULL AND s.role = 'client'), 0),
-               COALESCE(MAX(s.gone_at IS NULL), 0),
-               t.state,
-               COALESCE(GROUP_CONCAT(CASE WHEN s.gone_at IS NULL
-                                          THEN s.store_name || '/' || s.nickname END, ', '), ''),
-               COALESCE(MIN(s.first_seen), 0),
-               COALESCE(MAX(CASE WHEN s.gone_at IS NULL THEN st.last_sync_at
-                                 ELSE s.last_seen END), 0),
-               COALESCE(MIN(CASE WHEN s.gone_at IS NULL THEN s.nickname END), '')
-        FROM certificates c
-        LEFT JOIN certificate_sources s ON s.sha256 = c.sha256
-        LEFT JOIN stores st ON st.name = s.store_name
-        LEFT JOIN trust_decisions t ON t.sha256 = c.sha256
-        GROUP BY c.sha256
-        ORDER BY c.sha256)sql");
+    static const std::string sql = std::string(kViewSelect) + "GROUP BY c.sha256 ORDER BY c.sha256";
+    Statement select = database_.prepare(sql.c_str());
     while (select.step()) {
-      CertificateView view;
-      CertificateRecord& record = view.certificate;
-      record.sha256 = select.text(0);
-      record.sha1 = select.text(1);
-      record.der = select.blob(2);
-      record.subject = select.text(3);
-      record.issuer = select.text(4);
-      record.serial = select.text(5);
-      record.not_before = select.integer(6);
-      record.not_after = select.integer(7);
-      record.key_type = select.text(8);
-      record.extended_key_usage = select.text(9);
-      record.is_ca = select.integer(10) != 0;
-      record.crl_distribution_points = select.text(11);
-      view.anchor = select.integer(12) != 0;
-      view.client = select.integer(13) != 0;
-      view.present = select.integer(14) != 0;
-      if (select.optionalInteger(15).has_value()) {
-        view.trust = trustStateFromString(select.text(15));
+      views.push_back(viewFromRow(select));
+    }
+  });
+  return views;
+}
+
+std::optional<CertificateView> CertificateRepository::certificateView(const std::string& sha256) {
+  std::optional<CertificateView> view;
+  database_.read([&] {
+    static const std::string sql =
+        std::string(kViewSelect) + "WHERE c.sha256 = ? GROUP BY c.sha256";
+    Statement select = database_.prepare(sql.c_str());
+    select.bind(1, sha256);
+    if (select.step()) {
+      view = viewFromRow(select);
+    }
+  });
+  return view;
+}
+
+std::vector<CertificateView> CertificateRepository::listPresentCas() {
+  std::vector<CertificateView> views;
+  database_.read([&] {
+    // certificates_ca (a partial index) finds the few CAs among 100,000 clients.
+    static const std::string sql =
+        std::string(kViewSelect) + "WHERE c.is_ca = 1 GROUP BY c.sha256 ORDER BY c.sha256";
+    Statement select = database_.prepare(sql.c_str());
+    while (select.step()) {
+      CertificateView view = viewFromRow(select);
+      if (view.present) {
+        views.push_back(std::move(view));
       }
-      view.sources = select.text(16);
-      view.first_seen = select.integer(17);
-      view.last_seen = select.integer(18);
-      view.nickname = select.text(19);
-      views.push_back(std::move(view));
     }
   });
   return views;

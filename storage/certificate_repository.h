@@ -39,6 +39,10 @@ class CertificateRepository {
 
   // Every certificate ever seen, present ones first within no particular order.
   std::vector<CertificateView> listCertificates();
+  // One certificate with everything known about it; nullopt when storage does not hold it.
+  std::optional<CertificateView> certificateView(const std::string& sha256);
+  // The CAs some store holds now (a few, however many clients there are).
+  std::vector<CertificateView> listPresentCas();
 
   // Everything rendering depends on that storage holds (which store holds which certificate in
   // which role, trust decisions, the CRL held for each CA), as text to digest: equal text, equal
