@@ -7,10 +7,12 @@
 
 #include <array>
 #include <ctime>
+#include <map>
 #include <memory>
 
-#include "agent/config.h"
-#include "agent/trust_sync.h"
+#include "agent/config/config.h"
+#include "agent/sync/status_service.h"
+#include "agent/sync/trust_sync.h"
 #include "storage/certificate_repository.h"
 #include "storage/database.h"
 #include "tests/support/shell.h"
@@ -144,6 +146,31 @@ class IncrementalSync : public ::testing::Test {
     std::sort(incremental_warnings.begin(), incremental_warnings.end());
     std::sort(full_warnings.begin(), full_warnings.end());
     EXPECT_EQ(incremental_warnings, full_warnings);
+    expectPageAgreesWithSnapshot(*incremental_database_, now);
+    expectPageAgreesWithSnapshot(full_database, now);
+  }
+
+  // Each certificate's state as the status page shows it (a page read with SQL, made effective
+  // for its rows from what the last publish recorded) and as the full snapshot works it out
+  // (every chain built): the same after every sync.
+  static void expectPageAgreesWithSnapshot(storage::Database& database, std::int64_t now) {
+    const storage::StatusOptions options{.now = now, .crl_enabled = true};
+    const auto line = [](const storage::CertificateStatus& status) {
+      return status.trust + " | " + status.left_out + " | " + status.revocation;
+    };
+    std::map<std::string, std::string> full;
+    for (const storage::CertificateStatus& status :
+         sync::takeStatusSnapshot(database, options).certificates) {
+      full[status.view.certificate.subject] = line(status);
+    }
+    std::map<std::string, std::string> paged;
+    const storage::CertificatePage page =
+        sync::takeCertificatePage(database, {.limit = 1000}, options);
+    for (const storage::CertificateStatus& status : page.rows) {
+      paged[status.view.certificate.subject] = line(status);
+    }
+    EXPECT_EQ(paged, full);
+    EXPECT_EQ(page.matched, static_cast<std::int64_t>(full.size()));
   }
 
   std::size_t verified() const { return incremental_->issuerVerdicts().computed(); }
@@ -175,6 +202,44 @@ TEST_F(IncrementalSync, AddedClientIsTheOnlyNewSignatureChecked) {
   EXPECT_TRUE(inClientsMap(late));
   // The new client's own two questions (self-issued? issued by the issuing CA?), nothing else.
   EXPECT_EQ(verified() - before, 2u);
+}
+
+// `run` after a restart: its first sync finds nothing changed and builds no chain; with the chains
+// prepared then, the first change checks only its own two pairs, not every client's.
+TEST_F(IncrementalSync, PreparedChainsMakeTheFirstChangeAfterARestartCheap) {
+  TrustSync restarted(incremental_config_, *incremental_database_, Poco::Logger::get("test"));
+  const SyncReport unchanged = restarted.syncOnce(unixNow());
+  ASSERT_TRUE(unchanged.ok()) << unchanged.summary();
+  EXPECT_FALSE(unchanged.rendered);
+  EXPECT_EQ(restarted.issuerVerdicts().computed(), 0u);
+  restarted.prepareForChanges(unixNow());
+  const std::size_t prepared = restarted.issuerVerdicts().computed();
+  EXPECT_GT(prepared, 0u);
+  restarted.prepareForChanges(unixNow());
+  EXPECT_EQ(restarted.issuerVerdicts().computed(), prepared) << "done once";
+
+  add(TestCertificate::issue({.common_name = "late"}, &issuing_), "late", ",,");
+  const SyncReport changed = restarted.syncOnce(unixNow());
+  ASSERT_TRUE(changed.ok()) << changed.summary();
+  EXPECT_TRUE(changed.rendered);
+  EXPECT_EQ(restarted.issuerVerdicts().computed() - prepared, 2u);
+}
+
+// A sync that finds every store unchanged still records each store's sync and the attempt
+// (in one transaction with the publish record).
+TEST_F(IncrementalSync, UnchangedSyncRecordsTheStoresAndTheAttempt) {
+  const std::int64_t later = unixNow() + 5;
+  const SyncReport unchanged = incremental_->syncOnce(later);
+  ASSERT_TRUE(unchanged.ok()) << unchanged.summary();
+  EXPECT_FALSE(unchanged.rendered);
+  const auto stores = storage::CertificateRepository(*incremental_database_).listStores();
+  ASSERT_EQ(stores.size(), 1u);
+  EXPECT_EQ(stores[0].last_sync_at, later);
+  EXPECT_TRUE(stores[0].last_sync_ok);
+  const auto last = storage::PublishHistory(*incremental_database_).last();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->at, later);
+  EXPECT_EQ(last->result, "unchanged");
 }
 
 TEST_F(IncrementalSync, RemovedClient) {
