@@ -12,6 +12,7 @@
 //       (the default), pkcs11_attribute_each or certificate_layer
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -19,6 +20,8 @@
 #include <string>
 
 #include "platform/nss/nss_cert_store.h"
+#include "storage/database.h"
+#include "tests/support/bulk_certificates.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
 
@@ -97,6 +100,13 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(dir + "/pem");
     certbridge::testing::writeFile(dir + "/pem/" + name + ".pem", client.pem());
     certbridge::testing::writeFile(dir + "/pem/" + name + ".key", client.keyPem());
+    return 0;
+  }
+  if (command == "fill-database" && argc == 4) {
+    // For web_status_100k: the status page over this many (pending, made-up) clients.
+    certbridge::storage::Database database(argv[2]);
+    certbridge::testing::addBulkClients(database, std::atoi(argv[3]),
+                                        static_cast<std::int64_t>(std::time(nullptr)), false);
     return 0;
   }
   if (command == "read-store" && (argc == 3 || argc == 4)) {
