@@ -1,9 +1,12 @@
 #include "storage/certificate_repository.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <limits>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "storage/audit_log.h"
 
@@ -138,6 +141,27 @@ void CertificateRepository::upsertStore(const StoreDefinition& store) {
       .run();
 }
 
+std::unordered_map<std::string, KnownCertificate> CertificateRepository::knownCertificates() {
+  std::unordered_map<std::string, KnownCertificate> known;
+  database_.read([&] {
+    Statement select = database_.prepare(R"sql(
+        SELECT c.sha256, c.subject, c.is_ca,
+               (SELECT s.role FROM certificate_sources s
+                WHERE s.sha256 = c.sha256 AND s.store_name != ? LIMIT 1)
+        FROM certificates c)sql");
+    select.bind(1, std::string(kUploadStore));
+    while (select.step()) {
+      KnownCertificate& certificate = known[select.text(0)];
+      certificate.subject = select.text(1);
+      certificate.is_ca = select.integer(2) != 0;
+      if (!select.isNull(3)) {
+        certificate.store_role = roleFromString(select.text(3));
+      }
+    }
+  });
+  return known;
+}
+
 StoreChanges CertificateRepository::applySnapshot(const StoreDefinition& store,
                                                   const std::vector<StoreEntry>& entries,
                                                   const std::string& digest, UnixTime now) {
@@ -149,9 +173,24 @@ StoreChanges CertificateRepository::applySnapshot(const StoreDefinition& store,
     const TrustState first_decision =
         store.policy == "auto" ? TrustState::trusted : TrustState::pending;
 
+    // What the store held at its last sync: the snapshot is compared with it, so that an
+    // unchanged certificate costs a lookup in memory rather than statements.
+    struct Held {
+      std::string nickname;
+      std::string role;
+      bool gone = false;
+    };
+    std::unordered_map<std::string, Held> held;
+    Statement select_held = database_.prepare(
+        "SELECT sha256, nickname, role, gone_at IS NOT NULL FROM certificate_sources "
+        "WHERE store_name = ?");
+    select_held.bind(1, store.name);
+    while (select_held.step()) {
+      held.emplace(select_held.text(0),
+                   Held{select_held.text(1), select_held.text(2), select_held.integer(3) != 0});
+    }
+
     Statement insert_certificate = database_.prepare(kInsertCertificate);
-    Statement find_source = database_.prepare(
-        "SELECT gone_at FROM certificate_sources WHERE sha256 = ? AND store_name = ?");
     Statement insert_source = database_.prepare(R"sql(
         INSERT INTO certificate_sources (sha256, store_name, nickname, role, first_seen,
                                          last_seen, gone_at)
@@ -163,44 +202,50 @@ StoreChanges CertificateRepository::applySnapshot(const StoreDefinition& store,
         INSERT OR IGNORE INTO trust_decisions (sha256, state, decided_by, decided_at)
         VALUES (?, ?, ?, ?))sql");
 
-    std::set<std::string> seen;
+    std::unordered_set<std::string> seen;
+    seen.reserve(entries.size());
     for (const StoreEntry& entry : entries) {
       const CertificateRecord& certificate = entry.certificate;
       if (!seen.insert(certificate.sha256).second) {
         continue;  // the same certificate under two nicknames: the first one names it
       }
-      insertCertificate(insert_certificate, certificate);
+      const std::string role = toString(entry.role);
+      const auto before = held.find(certificate.sha256);
+      if (before != held.end() && !before->second.gone &&
+          before->second.nickname == entry.nickname && before->second.role == role) {
+        continue;  // held as it was: only last_seen moves, below
+      }
+      if (!entry.stored) {
+        insertCertificate(insert_certificate, certificate);
+      }
 
       const std::string description = describeEntry(entry.nickname, certificate.subject);
-      find_source.bind(1, certificate.sha256).bind(2, store.name);
-      const bool known = find_source.step();
-      const bool was_gone = known && find_source.optionalInteger(0).has_value();
-      find_source.reset();
-      if (!known) {
+      if (before == held.end()) {
         insert_source.bind(1, certificate.sha256)
             .bind(2, store.name)
             .bind(3, entry.nickname)
-            .bind(4, toString(entry.role))
+            .bind(4, role)
             .bind(5, now)
             .bind(6, now)
             .run();
         changes.added.push_back(description);
         audit.append({now, "sync", origin, "certificate.added", certificate.sha256,
-                      description + " as " + toString(entry.role)});
+                      description + " as " + role});
       } else {
         update_source.bind(1, entry.nickname)
-            .bind(2, toString(entry.role))
+            .bind(2, role)
             .bind(3, now)
             .bind(4, certificate.sha256)
             .bind(5, store.name)
             .run();
-        if (was_gone) {
+        if (before->second.gone) {
           changes.returned.push_back(description);
           audit.append(
               {now, "sync", origin, "certificate.returned", certificate.sha256, description});
         }
       }
 
+      // Decisions are never deleted, so a client held unchanged since its last sync has one.
       if (entry.role == CertificateRole::client) {
         insert_decision.bind(1, certificate.sha256)
             .bind(2, toString(first_decision))
@@ -214,24 +259,32 @@ StoreChanges CertificateRepository::applySnapshot(const StoreDefinition& store,
       }
     }
 
-    Statement present = database_.prepare(R"sql(
-        SELECT s.sha256, s.nickname, c.subject FROM certificate_sources s
-        JOIN certificates c ON c.sha256 = s.sha256
-        WHERE s.store_name = ? AND s.gone_at IS NULL)sql");
-    present.bind(1, store.name);
-    std::vector<std::pair<std::string, std::string>> departed;
-    while (present.step()) {
-      if (!seen.contains(present.text(0))) {
-        departed.emplace_back(present.text(0), describeEntry(present.text(1), present.text(2)));
+    // In fingerprint order, so that the log and the audit trail read the same every time.
+    std::vector<std::pair<std::string, std::string>> departed;  // SHA-256, nickname
+    for (const auto& [sha256, before] : held) {
+      if (!before.gone && !seen.contains(sha256)) {
+        departed.emplace_back(sha256, before.nickname);
       }
     }
+    std::sort(departed.begin(), departed.end());
+    Statement subject = database_.prepare("SELECT subject FROM certificates WHERE sha256 = ?");
     Statement mark_gone = database_.prepare(
         "UPDATE certificate_sources SET gone_at = ? WHERE sha256 = ? AND store_name = ?");
-    for (const auto& [sha256, description] : departed) {
+    for (const auto& [sha256, nickname] : departed) {
+      subject.bind(1, sha256);
+      const std::string description =
+          describeEntry(nickname, subject.step() ? subject.text(0) : "");
+      subject.reset();
       mark_gone.bind(1, now).bind(2, sha256).bind(3, store.name).run();
       changes.gone.push_back(description);
       audit.append({now, "sync", origin, "certificate.gone", sha256, description});
     }
+    database_
+        .prepare(
+            "UPDATE certificate_sources SET last_seen = ? WHERE store_name = ? AND gone_at IS NULL")
+        .bind(1, now)
+        .bind(2, store.name)
+        .run();
 
     database_
         .prepare(R"sql(
@@ -277,54 +330,94 @@ std::string CertificateRepository::changeToken(const std::string& store) {
   return token;
 }
 
+namespace {
+
+// What listCertificates, certificateView and listPresentCas select: a certificate with its
+// sources and decision, to be followed by WHERE / GROUP BY c.sha256.
+constexpr std::string_view kViewSelect =
+    "SELECT c.sha256, c.sha1, c.der, c.subject, c.issuer, c.serial, c.not_before, c.not_after, "
+    "c.key_type, c.extended_key_usage, c.is_ca, c.crl_distribution_points, "
+    "COALESCE(MAX(s.gone_at IS NULL AND s.role = 'anchor'), 0), "
+    "COALESCE(MAX(s.gone_at IS NULL AND s.role = 'client'), 0), "
+    "COALESCE(MAX(s.gone_at IS NULL), 0), t.state, "
+    "COALESCE(GROUP_CONCAT(CASE WHEN s.gone_at IS NULL "
+    "THEN s.store_name || '/' || s.nickname END, ', '), ''), "
+    "COALESCE(MIN(s.first_seen), 0), "
+    "COALESCE(MAX(CASE WHEN s.gone_at IS NULL THEN st.last_sync_at ELSE s.last_seen END), 0), "
+    "COALESCE(MIN(CASE WHEN s.gone_at IS NULL THEN s.nickname END), '') "
+    "FROM certificates c "
+    "LEFT JOIN certificate_sources s ON s.sha256 = c.sha256 "
+    "LEFT JOIN stores st ON st.name = s.store_name "
+    "LEFT JOIN trust_decisions t ON t.sha256 = c.sha256 ";
+
+CertificateView viewFromRow(const Statement& select) {
+  CertificateView view;
+  CertificateRecord& record = view.certificate;
+  record.sha256 = select.text(0);
+  record.sha1 = select.text(1);
+  record.der = select.blob(2);
+  record.subject = select.text(3);
+  record.issuer = select.text(4);
+  record.serial = select.text(5);
+  record.not_before = select.integer(6);
+  record.not_after = select.integer(7);
+  record.key_type = select.text(8);
+  record.extended_key_usage = select.text(9);
+  record.is_ca = select.integer(10) != 0;
+  record.crl_distribution_points = select.text(11);
+  view.anchor = select.integer(12) != 0;
+  view.client = select.integer(13) != 0;
+  view.present = select.integer(14) != 0;
+  if (select.optionalInteger(15).has_value()) {
+    view.trust = trustStateFromString(select.text(15));
+  }
+  view.sources = select.text(16);
+  view.first_seen = select.integer(17);
+  view.last_seen = select.integer(18);
+  view.nickname = select.text(19);
+  return view;
+}
+
+}  // namespace
+
 std::vector<CertificateView> CertificateRepository::listCertificates() {
   std::vector<CertificateView> views;
   database_.read([&] {
-    Statement select = database_.prepare(R"sql(
-        SELECT c.sha256, c.sha1, c.der, c.subject, c.issuer, c.serial, c.not_before, c.not_after,
-               c.key_type, c.extended_key_usage, c.is_ca, c.crl_distribution_points,
-               COALESCE(MAX(s.gone_at IS NULL AND s.role = 'anchor'), 0),
-               COALESCE(MAX(s.gone_at IS NULL AND s.role = 'client'), 0),
-               COALESCE(MAX(s.gone_at IS NULL), 0),
-               t.state,
-               COALESCE(GROUP_CONCAT(CASE WHEN s.gone_at IS NULL
-                                          THEN s.store_name || '/' || s.nickname END, ', '), ''),
-               COALESCE(MIN(s.first_seen), 0),
-               COALESCE(MAX(CASE WHEN s.gone_at IS NULL THEN st.last_sync_at
-                                 ELSE s.last_seen END), 0),
-               COALESCE(MIN(CASE WHEN s.gone_at IS NULL THEN s.nickname END), '')
-        FROM certificates c
-        LEFT JOIN certificate_sources s ON s.sha256 = c.sha256
-        LEFT JOIN stores st ON st.name = s.store_name
-        LEFT JOIN trust_decisions t ON t.sha256 = c.sha256
-        GROUP BY c.sha256
-        ORDER BY c.sha256)sql");
+    static const std::string sql = std::string(kViewSelect) + "GROUP BY c.sha256 ORDER BY c.sha256";
+    Statement select = database_.prepare(sql.c_str());
     while (select.step()) {
-      CertificateView view;
-      CertificateRecord& record = view.certificate;
-      record.sha256 = select.text(0);
-      record.sha1 = select.text(1);
-      record.der = select.blob(2);
-      record.subject = select.text(3);
-      record.issuer = select.text(4);
-      record.serial = select.text(5);
-      record.not_before = select.integer(6);
-      record.not_after = select.integer(7);
-      record.key_type = select.text(8);
-      record.extended_key_usage = select.text(9);
-      record.is_ca = select.integer(10) != 0;
-      record.crl_distribution_points = select.text(11);
-      view.anchor = select.integer(12) != 0;
-      view.client = select.integer(13) != 0;
-      view.present = select.integer(14) != 0;
-      if (select.optionalInteger(15).has_value()) {
-        view.trust = trustStateFromString(select.text(15));
+      views.push_back(viewFromRow(select));
+    }
+  });
+  return views;
+}
+
+std::optional<CertificateView> CertificateRepository::certificateView(const std::string& sha256) {
+  std::optional<CertificateView> view;
+  database_.read([&] {
+    static const std::string sql =
+        std::string(kViewSelect) + "WHERE c.sha256 = ? GROUP BY c.sha256";
+    Statement select = database_.prepare(sql.c_str());
+    select.bind(1, sha256);
+    if (select.step()) {
+      view = viewFromRow(select);
+    }
+  });
+  return view;
+}
+
+std::vector<CertificateView> CertificateRepository::listPresentCas() {
+  std::vector<CertificateView> views;
+  database_.read([&] {
+    // certificates_ca (a partial index) finds the few CAs among 100,000 clients.
+    static const std::string sql =
+        std::string(kViewSelect) + "WHERE c.is_ca = 1 GROUP BY c.sha256 ORDER BY c.sha256";
+    Statement select = database_.prepare(sql.c_str());
+    while (select.step()) {
+      CertificateView view = viewFromRow(select);
+      if (view.present) {
+        views.push_back(std::move(view));
       }
-      view.sources = select.text(16);
-      view.first_seen = select.integer(17);
-      view.last_seen = select.integer(18);
-      view.nickname = select.text(19);
-      views.push_back(std::move(view));
     }
   });
   return views;

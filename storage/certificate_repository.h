@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "storage/database.h"
@@ -18,9 +19,14 @@ class CertificateRepository {
   // Digest of the snapshot last applied for `store`, so an unchanged store costs one lookup.
   std::optional<std::string> snapshotDigest(const std::string& store);
 
+  // Every stored certificate's SHA-256 with what a sync needs to skip parsing it again.
+  std::unordered_map<std::string, KnownCertificate> knownCertificates();
+
   // Applies a complete store snapshot in one transaction: new certificates are stored, those
   // the store no longer holds are marked gone (never deleted), new client certificates get the
   // store's policy as their first trust decision, and every change is written to the audit log.
+  // Only the difference from what the store held before is written (plus every present
+  // certificate's last_seen, in one statement), so the cost follows the change.
   StoreChanges applySnapshot(const StoreDefinition& store, const std::vector<StoreEntry>& entries,
                              const std::string& digest, UnixTime now);
 
@@ -33,6 +39,10 @@ class CertificateRepository {
 
   // Every certificate ever seen, present ones first within no particular order.
   std::vector<CertificateView> listCertificates();
+  // One certificate with everything known about it; nullopt when storage does not hold it.
+  std::optional<CertificateView> certificateView(const std::string& sha256);
+  // The CAs some store holds now (a few, however many clients there are).
+  std::vector<CertificateView> listPresentCas();
 
   // Everything rendering depends on that storage holds (which store holds which certificate in
   // which role, trust decisions, the CRL held for each CA), as text to digest: equal text, equal

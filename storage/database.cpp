@@ -184,9 +184,29 @@ void migrateToV4(Database& database) {
   }
 }
 
+// Version 5: the status page, the certificates API and /metrics at 100,000 certificates. Pages
+// walk certificates by expiry (an index holding what filters read, so a subject filter scans the
+// index, not the DER), look a serial up and find the CAs through indexes; and the
+// trusted clients the last render left out of clients.map are kept (by SHA-1, as nginx sees
+// them), so the state shown ("trusted" or "left out") is a join, not a chain building on every
+// request. The last publish forgets until when it held, so the first sync after the upgrade
+// renders and fills the table.
+void migrateToV5(Database& database) {
+  database.execute(R"sql(
+    CREATE INDEX certificates_by_expiry
+      ON certificates (not_after, sha256, sha1, serial, subject, issuer);
+    CREATE INDEX certificates_ca ON certificates (sha256) WHERE is_ca = 1;
+    CREATE INDEX certificates_serial ON certificates (serial);
+    CREATE TABLE left_out_clients (
+      sha1 TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    UPDATE publish_history SET valid_until = 0;
+  )sql");
+}
+
 using MigrationStep = void (*)(Database&);
 constexpr std::array<MigrationStep, Database::kSchemaVersion> kMigrations = {
-    migrateToV1, migrateToV2, migrateToV3, migrateToV4};
+    migrateToV1, migrateToV2, migrateToV3, migrateToV4, migrateToV5};
 
 // The connection each thread works on, per Database, while it is inside read() or transaction().
 struct Scope {

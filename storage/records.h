@@ -50,6 +50,19 @@ struct StoreEntry {
   CertificateRecord certificate;
   std::string nickname;
   CertificateRole role = CertificateRole::other;
+  // The certificate is stored already (CertificateRepository::knownCertificates), so it was not
+  // parsed again: only `certificate.sha256` and `certificate.subject` are set.
+  bool stored = false;
+};
+
+// What a sync needs of a certificate stored before, so that it need not parse the DER again.
+struct KnownCertificate {
+  std::string subject;
+  bool is_ca = false;
+  // How a store (not an upload) classified it when it was first parsed: for a certificate that
+  // is not a CA the role (client or other) depends on the certificate alone. Empty when only
+  // uploads hold it.
+  std::optional<CertificateRole> store_role;
 };
 
 struct StoreDefinition {

@@ -74,7 +74,8 @@ StatusSnapshot readStatusSnapshot(Database& database, const StatusOptions& optio
     CertificateRepository repository(database);
     CrlRepository crls(database);
     PublishHistory history(database);
-    std::vector<CertificateView> views = repository.listCertificates();
+    std::vector<CertificateView> views =
+        options.with_certificates ? repository.listCertificates() : repository.listPresentCas();
     std::erase_if(views, [](const CertificateView& view) { return !view.present; });
     std::stable_sort(views.begin(), views.end(), [](const auto& left, const auto& right) {
       return left.certificate.not_after < right.certificate.not_after;
@@ -103,6 +104,9 @@ StatusSnapshot readStatusSnapshot(Database& database, const StatusOptions& optio
                 [](const CrlStatus& left, const CrlStatus& right) {
                   return left.ca_subject < right.ca_subject;
                 });
+    }
+    if (!options.with_certificates) {
+      return;
     }
     for (CertificateView& view : views) {
       CertificateStatus status;

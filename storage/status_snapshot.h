@@ -57,6 +57,9 @@ struct StatusOptions {
   UnixTime now = 0;
   bool crl_enabled = true;
   std::int64_t crl_warning_margin = 86400;
+  // False: `certificates` stays empty (the status page and /metrics read theirs a page at a
+  // time, storage/certificate_page.h), and only the present CAs are read.
+  bool with_certificates = true;
 };
 
 // Reads the snapshot inside one database.read(); `trust` holds the decision ("trusted",

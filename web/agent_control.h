@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/certificate_page.h"
 #include "storage/status_snapshot.h"
 
 namespace certbridge::web {
@@ -39,6 +40,18 @@ class AgentControl {
   // The status as the agent enforces it, read in one read transaction, with currentWarnings()
   // and without the database's path: what the status page, /api/v1/status and /metrics show.
   virtual storage::StatusSnapshot statusSnapshot() = 0;
+
+  // The status at size, each read in one read transaction with the trust the agent enforces
+  // (agent/sync/status_service.h), costing the rows returned, not the certificates held:
+  // the snapshot without its certificates (stores, publish, CRLs, warnings); one page of
+  // certificates (throws storage::BadCertificateQuery for an unusable query); the counts by
+  // state and expiry band; the present certificates expiring soonest (at least `at_least`, and
+  // every one before `until`).
+  virtual storage::StatusSnapshot statusOverview() = 0;
+  virtual storage::CertificatePage certificatePage(const storage::CertificateQuery& query) = 0;
+  virtual storage::CertificateSummary certificateSummary() = 0;
+  virtual std::vector<storage::CertificateStatus> soonestExpiring(std::int64_t at_least,
+                                                                  storage::UnixTime until) = 0;
 };
 
 }  // namespace certbridge::web

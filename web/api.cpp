@@ -108,6 +108,21 @@ WebApp::Reply WebApp::statusJson() {
   return json(statusDocument(agent_.statusSnapshot()), HTTPResponse::HTTP_OK);
 }
 
+WebApp::Reply WebApp::certificatesJson(const storage::CertificateQuery& query) {
+  const storage::CertificatePage page = agent_.certificatePage(query);
+  const std::int64_t now = unixNow();
+  Poco::JSON::Array rows;
+  for (const storage::CertificateStatus& status : page.rows) {
+    rows.add(certificateStatusJson(status, now));
+  }
+  Poco::JSON::Object root;
+  root.set("now", now);
+  root.set("certificates", rows);
+  root.set("matched", page.matched);
+  root.set("next_cursor", page.next_cursor);
+  return json(root, HTTPResponse::HTTP_OK);
+}
+
 WebApp::Reply WebApp::auditJson() {
   Poco::JSON::Array entries;
   for (const storage::AuditEntry& entry : storage::AuditLog(database_).recent(500)) {

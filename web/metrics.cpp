@@ -3,27 +3,49 @@
 namespace certbridge::web {
 
 WebApp::Reply WebApp::metrics() {
-  const storage::StatusSnapshot snapshot = agent_.statusSnapshot();
+  // At 100,000 certificates a series per certificate is a cardinality problem for Prometheus,
+  // and reading them all a cost per scrape: the counts and the soonest expiry come from
+  // aggregate queries, and per-certificate series only for those that need watching.
+  const storage::StatusSnapshot snapshot = agent_.statusOverview();
   const std::int64_t now = snapshot.now;
+  constexpr std::int64_t kDay = 86400;
+  const storage::CertificateSummary summary = agent_.certificateSummary();
   std::ostringstream out;
   out << "# HELP certbridge_certificate_expiry_seconds Seconds until notAfter, per certificate "
-         "present in a store.\n# TYPE certbridge_certificate_expiry_seconds gauge\n";
-  std::map<std::string, int> by_trust;
-  for (const storage::CertificateStatus& status : snapshot.certificates) {
+         "present in a store: only the "
+      << settings_.metrics_certificates
+      << " soonest-expiring ([web] metrics_certificates) and every one expiring within "
+      << settings_.metrics_expiry_days
+      << " days ([web] metrics_expiry_days).\n# TYPE certbridge_certificate_expiry_seconds gauge\n";
+  for (const storage::CertificateStatus& status : agent_.soonestExpiring(
+           settings_.metrics_certificates, now + settings_.metrics_expiry_days * kDay)) {
     const storage::CertificateView& view = status.view;
     const std::string trust = status.trust.empty() ? "none" : status.trust;
-    ++by_trust[trust];
     out << "certbridge_certificate_expiry_seconds{sha256=\"" << view.certificate.sha256
         << "\",subject=\"" << promLabel(view.certificate.subject) << "\",role=\""
-        << promLabel(storage::roleLabel(view)) << "\",trust=\"" << trust << "\"} "
+        << promLabel(storage::roleLabel(view)) << "\",trust=\"" << promLabel(trust) << "\"} "
         << view.certificate.not_after - now << "\n";
   }
-  out << "# HELP certbridge_certificates Certificates present in stores, by the trust nginx is "
-         "told (trusted; trusted but left out; revoked; pending; blocked; none).\n"
+  out << "# HELP certbridge_certificates Certificates present in stores, by trust: trusted; "
+         "left out (trusted, but the last render left it out of clients.map: expired, chain not "
+         "trusted or revoked); pending; blocked; none (CAs, certificates that are not clients).\n"
          "# TYPE certbridge_certificates gauge\n";
-  for (const char* trust : {"trusted", "left out", "revoked", "pending", "blocked", "none"}) {
-    out << "certbridge_certificates{trust=\"" << trust << "\"} " << by_trust[trust] << "\n";
+  for (const auto& [trust, count] : summary.by_state) {
+    out << "certbridge_certificates{trust=\"" << trust << "\"} " << count << "\n";
   }
+  out << "# HELP certbridge_certificates_by_expiry Certificates present in stores, by expiry "
+         "band: expired, under 7 days, under 30 days, later.\n"
+         "# TYPE certbridge_certificates_by_expiry gauge\n"
+         "certbridge_certificates_by_expiry{band=\"expired\"} "
+      << summary.expired << "\ncertbridge_certificates_by_expiry{band=\"week\"} "
+      << summary.within_week << "\ncertbridge_certificates_by_expiry{band=\"month\"} "
+      << summary.within_month << "\ncertbridge_certificates_by_expiry{band=\"later\"} "
+      << summary.later << "\n";
+  out << "# HELP certbridge_certificate_soonest_expiry_timestamp_seconds notAfter of the "
+         "certificate present in a store that expires next (0: none left unexpired).\n"
+         "# TYPE certbridge_certificate_soonest_expiry_timestamp_seconds gauge\n"
+         "certbridge_certificate_soonest_expiry_timestamp_seconds "
+      << summary.soonest_expiry.value_or(0) << "\n";
   out << "# HELP certbridge_crl_next_update_timestamp_seconds nextUpdate of the CRL held for "
          "each CA in client-ca.pem (0: none).\n"
          "# TYPE certbridge_crl_next_update_timestamp_seconds gauge\n";

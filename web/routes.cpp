@@ -1,6 +1,50 @@
+#include <charconv>
+
 #include "web/web_app.h"
 
 namespace certbridge::web {
+namespace {
+
+// The certificate search of the status page and GET /api/v1/certificates, from the query
+// string: subject, issuer, serial, fingerprint, state, order (soonest, latest), limit, cursor.
+storage::CertificateQuery certificateQueryOf(const Poco::URI& uri) {
+  storage::CertificateQuery query;
+  for (const auto& [name, value] : uri.getQueryParameters()) {
+    if (name == "subject") {
+      query.subject = value;
+    } else if (name == "issuer") {
+      query.issuer = value;
+    } else if (name == "serial") {
+      query.serial = value;
+    } else if (name == "fingerprint") {
+      query.fingerprint = value;
+    } else if (name == "state") {
+      query.state = value;
+    } else if (name == "order") {
+      if (value != "" && value != "soonest" && value != "latest") {
+        throw BadInput("order '" + value + "' is not soonest or latest");
+      }
+      query.soonest_first = value != "latest";
+    } else if (name == "cursor") {
+      query.cursor = value;
+    } else if (name == "limit") {
+      std::int64_t limit = 0;
+      const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (error != std::errc() || end != value.data() + value.size()) {
+        throw BadInput("limit '" + value + "' is not a whole number");
+      }
+      query.limit = limit;
+    }
+  }
+  try {
+    query.validate();
+  } catch (const storage::BadCertificateQuery& error) {
+    throw BadInput(error.what());
+  }
+  return query;
+}
+
+}  // namespace
 
 WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body) {
   const Poco::URI uri(request.getURI());
@@ -65,14 +109,16 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
           message = value;
         }
       }
-      return statusPage(identity, message);
+      return statusPage(identity, message, certificateQueryOf(uri));
     }
     if (path == "/audit")
       return auditPage(identity);
     if (path == "/metrics")
       return metrics();
-    if (path == "/api/v1/status" || path == "/api/v1/certificates")
+    if (path == "/api/v1/status")
       return statusJson();
+    if (path == "/api/v1/certificates")
+      return certificatesJson(certificateQueryOf(uri));
     if (path == "/api/v1/audit")
       return auditJson();
   }

@@ -65,6 +65,19 @@ Poco::JSON::Object crlJson(const storage::CrlFetchState& fetch,
   return entry;
 }
 
+Poco::JSON::Object certificateStatusJson(const storage::CertificateStatus& status,
+                                         storage::UnixTime now) {
+  Poco::JSON::Object entry = certificateJson(status.view, now, status.trust);
+  entry.set("decision", status.view.trust ? storage::toString(*status.view.trust) : "");
+  if (!status.left_out.empty()) {
+    entry.set("left_out", status.left_out);
+  }
+  if (!status.revocation.empty()) {
+    entry.set("revocation", status.revocation);
+  }
+  return entry;
+}
+
 Poco::JSON::Object statusDocument(const storage::StatusSnapshot& snapshot) {
   Poco::JSON::Object root;
   if (!snapshot.database_path.empty()) {
@@ -95,15 +108,7 @@ Poco::JSON::Object statusDocument(const storage::StatusSnapshot& snapshot) {
   root.set("warnings", warnings);
   Poco::JSON::Array certificates;
   for (const storage::CertificateStatus& status : snapshot.certificates) {
-    Poco::JSON::Object entry = certificateJson(status.view, snapshot.now, status.trust);
-    entry.set("decision", status.view.trust ? storage::toString(*status.view.trust) : "");
-    if (!status.left_out.empty()) {
-      entry.set("left_out", status.left_out);
-    }
-    if (!status.revocation.empty()) {
-      entry.set("revocation", status.revocation);
-    }
-    certificates.add(entry);
+    certificates.add(certificateStatusJson(status, snapshot.now));
   }
   root.set("certificates", certificates);
   return root;

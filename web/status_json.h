@@ -18,6 +18,10 @@ Poco::JSON::Object publishJson(const storage::PublishRecord& publish);
 // `trust` as the caller shows it ("trusted", "revoked", …; empty for none).
 Poco::JSON::Object certificateJson(const storage::CertificateView& view, storage::UnixTime now,
                                    const std::string& trust);
+// A certificate of the status document and of GET /api/v1/certificates: certificateJson with
+// the decision, and why it is left out or revoked when it is.
+Poco::JSON::Object certificateStatusJson(const storage::CertificateStatus& status,
+                                         storage::UnixTime now);
 Poco::JSON::Object crlJson(const storage::CrlFetchState& fetch,
                            const std::optional<storage::CrlRecord>& crl,
                            const std::string& ca_subject, const std::string& level,

@@ -182,7 +182,8 @@ class WebApp {
   Identity requireChange(const HTTPServerRequest& request, const std::optional<Identity>& identity,
                          const std::string& form_csrf);
 
-  Reply statusPage(const std::optional<Identity>& identity, const std::string& message);
+  Reply statusPage(const std::optional<Identity>& identity, const std::string& message,
+                   const storage::CertificateQuery& query);
   Reply auditPage(const std::optional<Identity>& identity);
   // A login form carrying `login_token` (a new one, also set as a cookie, when empty).
   Reply loginPage(const std::string& error, HTTPResponse::HTTPStatus status,
@@ -199,6 +200,8 @@ class WebApp {
   Reply healthz();
   Reply metrics();
   Reply statusJson();
+  // GET /api/v1/certificates: one page, as the status page's table.
+  Reply certificatesJson(const storage::CertificateQuery& query);
   Reply auditJson();
 
   static Reply redirect(const std::string& location) {

@@ -22,6 +22,11 @@ struct WebSettings {
   std::chrono::seconds session_timeout{8 * 3600};
   std::chrono::seconds request_timeout{30};
   std::chrono::seconds crl_warning_margin{86400};
+  // /metrics has one expiry series per certificate only for the `metrics_certificates`
+  // soonest-expiring and for every one expiring within `metrics_expiry_days`: a series per
+  // certificate of 100,000 would be a cardinality problem for Prometheus.
+  std::int64_t metrics_certificates = 100;
+  std::int64_t metrics_expiry_days = 7;
   // Peers whose X-Forwarded-For names the client (for the login lockout and the audit log), and
   // which the per-address connection limit leaves alone. Empty: the TCP peer is the client.
   std::vector<AddressRange> trusted_proxies;

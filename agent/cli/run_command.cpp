@@ -183,10 +183,18 @@ int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
 
   std::set<std::string> known_warnings;
   sync::SyncLoopParts parts;
+  bool ready_for_changes = false;
   parts.sync = [&] {
     const SyncReport report = sync.syncOnce(unixNow());
     logReport(logger, report, known_warnings);
     control.setWarnings(report.warnings);
+    if (!ready_for_changes) {
+      // The first sync usually finds nothing changed and builds no chain: build them now, so
+      // that the first store change costs its own signature checks, not every client's.
+      sync.prepareForChanges(unixNow());
+      ready_for_changes = true;
+      logger.information("first sync done; ready for store changes");
+    }
     return report.ok();
   };
   parts.next_crl_fetch = [&] { return sync.nextCrlFetch(); };

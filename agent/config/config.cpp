@@ -29,7 +29,8 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"log", {"level", "file"}},
     {"web",
      {"enabled", "listen", "admin_password_hash", "api_token_sha256", "public_status", "max_body",
-      "threads", "session_timeout", "trusted_proxies"}},
+      "threads", "session_timeout", "trusted_proxies", "metrics_certificates",
+      "metrics_expiry_days"}},
     {"crl",
      {"enabled", "missing", "max_size", "connect_timeout", "read_timeout", "refresh_at", "min_lead",
       "retry_initial", "retry_max", "warning_margin", "upload_cdps", "allowed_hosts"}},
@@ -43,21 +44,23 @@ struct NumericRange {
   long long maximum;
 };
 const std::map<std::string, NumericRange> kNumericRanges = {
-    {"storage.busy_timeout_ms", {1, 600'000}},  // up to 10 minutes
-    {"storage.history_days", {1, 36'500}},      // up to 100 years
-    {"nginx.command_timeout", {1, 3'600}},      // up to an hour
-    {"sync.interval", {1, 604'800}},            // up to a week
-    {"web.max_body", {1, 67'108'864}},          // up to 64 MiB
-    {"web.threads", {1, 64}},                   //
-    {"web.session_timeout", {60, 2'592'000}},   // a minute to 30 days
-    {"crl.max_size", {1, 1'073'741'824}},       // up to 1 GiB
-    {"crl.connect_timeout", {1, 300}},          // up to 5 minutes
-    {"crl.read_timeout", {1, 3'600}},           // up to an hour
-    {"crl.refresh_at", {1, 99}},                // percent
-    {"crl.min_lead", {1, 31'536'000}},          // up to a year
-    {"crl.retry_initial", {1, 86'400}},         // up to a day
-    {"crl.retry_max", {1, 2'592'000}},          // up to 30 days
-    {"crl.warning_margin", {1, 31'536'000}},    // up to a year
+    {"storage.busy_timeout_ms", {1, 600'000}},   // up to 10 minutes
+    {"storage.history_days", {1, 36'500}},       // up to 100 years
+    {"nginx.command_timeout", {1, 3'600}},       // up to an hour
+    {"sync.interval", {1, 604'800}},             // up to a week
+    {"web.max_body", {1, 67'108'864}},           // up to 64 MiB
+    {"web.threads", {1, 64}},                    //
+    {"web.session_timeout", {60, 2'592'000}},    // a minute to 30 days
+    {"web.metrics_certificates", {1, 100'000}},  //
+    {"web.metrics_expiry_days", {1, 3'650}},     // up to 10 years
+    {"crl.max_size", {1, 1'073'741'824}},        // up to 1 GiB
+    {"crl.connect_timeout", {1, 300}},           // up to 5 minutes
+    {"crl.read_timeout", {1, 3'600}},            // up to an hour
+    {"crl.refresh_at", {1, 99}},                 // percent
+    {"crl.min_lead", {1, 31'536'000}},           // up to a year
+    {"crl.retry_initial", {1, 86'400}},          // up to a day
+    {"crl.retry_max", {1, 2'592'000}},           // up to 30 days
+    {"crl.warning_margin", {1, 31'536'000}},     // up to a year
 };
 const std::set<std::string> kStoreKeys = {"type", "path", "location", "stores", "policy"};
 const std::set<std::string> kLogLevels = {"fatal",  "critical",    "error", "warning",
@@ -393,6 +396,8 @@ AgentConfig loadConfig(const std::string& path) {
   web.max_body = static_cast<std::size_t>(reader.positive("web.max_body", 1024 * 1024));
   web.threads = static_cast<int>(reader.positive("web.threads", 8));
   web.session_timeout = seconds("web.session_timeout", web.session_timeout);
+  web.metrics_certificates = reader.positive("web.metrics_certificates", web.metrics_certificates);
+  web.metrics_expiry_days = reader.positive("web.metrics_expiry_days", web.metrics_expiry_days);
   try {
     web.trusted_proxies = web::parseAddressRanges(reader.text("web.trusted_proxies", ""));
   } catch (const std::invalid_argument& error) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -14,8 +15,12 @@ namespace {
 // Longer chains than this are a loop or a misconfiguration, not a PKI.
 constexpr std::size_t kMaxChainLength = 10;
 
-std::string describe(const Certificate& certificate, const std::string& sources) {
-  return "'" + certificate.record().subject + "'" + (sources.empty() ? "" : " [" + sources + "]");
+std::string describe(const storage::CertificateRecord& certificate, const std::string& sources) {
+  return "'" + certificate.subject + "'" + (sources.empty() ? "" : " [" + sources + "]");
+}
+
+bool isValidAt(const storage::CertificateRecord& certificate, std::int64_t unix_time) {
+  return certificate.not_before <= unix_time && unix_time <= certificate.not_after;
 }
 
 struct CaCandidate {
@@ -30,9 +35,13 @@ struct Chain {
   std::string missing_issuer;
 };
 
+// The start of a chain parsed, for the questions `IssuerVerdicts` cannot answer yet.
+using ParseStart = std::function<const Certificate&()>;
+
 class ChainBuilder {
  public:
-  explicit ChainBuilder(const std::vector<CaCandidate>& cas) {
+  ChainBuilder(const std::vector<CaCandidate>& cas, IssuerVerdicts& verdicts)
+      : verdicts_(&verdicts) {
     for (const CaCandidate& candidate : cas) {
       by_subject_[candidate.certificate->record().subject].push_back(&candidate);
     }
@@ -50,14 +59,21 @@ class ChainBuilder {
     }
   }
 
-  Chain chainAbove(const Certificate& start, bool start_is_anchor) const {
+  // Every certificate above `start` is one of the CA candidates, parsed already; `start` itself
+  // is parsed through `parse_start` only when a question about it is not answered yet.
+  Chain chainAbove(const storage::CertificateRecord& start, bool start_is_anchor,
+                   const ParseStart& parse_start) const {
     Chain chain;
     chain.through_anchor = start_is_anchor;
-    const Certificate* current = &start;
-    while (!current->isSelfSigned()) {
-      const CaCandidate* issuer = findIssuer(*current);
+    const storage::CertificateRecord* current = &start;
+    const Certificate* current_ca = nullptr;  // null while at `start`
+    const auto parsed = [&]() -> const Certificate& {
+      return current_ca != nullptr ? *current_ca : parse_start();
+    };
+    while (!verdicts_->selfIssued(current->sha256, [&] { return parsed().isSelfSigned(); })) {
+      const CaCandidate* issuer = findIssuer(*current, parsed);
       if (issuer == nullptr) {
-        chain.missing_issuer = current->record().issuer;
+        chain.missing_issuer = current->issuer;
         return chain;
       }
       if (chain.cas.size() >= kMaxChainLength) {
@@ -66,21 +82,26 @@ class ChainBuilder {
       }
       chain.cas.push_back(issuer);
       chain.through_anchor = chain.through_anchor || issuer->anchor;
-      current = issuer->certificate;
+      current_ca = issuer->certificate;
+      current = &current_ca->record();
     }
     chain.complete = true;
     return chain;
   }
 
  private:
-  const CaCandidate* findIssuer(const Certificate& certificate) const {
-    const auto found = by_subject_.find(certificate.record().issuer);
+  template <typename Parsed>
+  const CaCandidate* findIssuer(const storage::CertificateRecord& certificate,
+                                const Parsed& parsed) const {
+    const auto found = by_subject_.find(certificate.issuer);
     if (found == by_subject_.end()) {
       return nullptr;
     }
     for (const CaCandidate* candidate : found->second) {
-      if (candidate->certificate != &certificate &&
-          certificate.isIssuedBy(*candidate->certificate)) {
+      const storage::CertificateRecord& issuer = candidate->certificate->record();
+      if (issuer.sha256 != certificate.sha256 &&
+          verdicts_->issuedBy(certificate.sha256, issuer.sha256,
+                              [&] { return parsed().isIssuedBy(*candidate->certificate); })) {
         return candidate;
       }
     }
@@ -88,17 +109,18 @@ class ChainBuilder {
   }
 
   std::map<std::string, std::vector<const CaCandidate*>> by_subject_;
+  IssuerVerdicts* verdicts_;
 };
 
 // `start` and each CA of `chain` that has an issuer in it, with that issuer.
-std::vector<ChainLink> chainLinks(const Certificate& start, const Chain& chain) {
+std::vector<ChainLink> chainLinks(const storage::CertificateRecord& start, const Chain& chain) {
   std::vector<ChainLink> links;
-  const Certificate* current = &start;
+  const storage::CertificateRecord* current = &start;
   for (const CaCandidate* issuer : chain.cas) {
-    links.push_back(ChainLink{current->record().subject, current->record().serial,
+    links.push_back(ChainLink{current->subject, current->serial,
                               issuer->certificate->record().sha256,
                               issuer->certificate->record().subject});
-    current = issuer->certificate;
+    current = &issuer->certificate->record();
   }
   return links;
 }
@@ -113,6 +135,21 @@ storage::CertificateRole classify(const Certificate& certificate,
   }
   return certificate.isClientAuthCapable() ? storage::CertificateRole::client
                                            : storage::CertificateRole::other;
+}
+
+std::optional<storage::CertificateRole> classify(const storage::KnownCertificate& certificate,
+                                                 const platform::StoreTrust& trust) {
+  if (certificate.is_ca) {
+    return trust.trusted_client_ca ? storage::CertificateRole::anchor
+                                   : storage::CertificateRole::intermediate;
+  }
+  // For an end entity the role depends on its extended key usage alone, which a store's
+  // classification of it recorded.
+  if (certificate.store_role == storage::CertificateRole::client ||
+      certificate.store_role == storage::CertificateRole::other) {
+    return certificate.store_role;
+  }
+  return std::nullopt;
 }
 
 namespace {
@@ -161,6 +198,11 @@ void removeRevokedClients(TrustMaterial& material, const IsRevoked& is_revoked) 
   });
 }
 
+void IssuerVerdicts::endRender() {
+  std::erase_if(verdicts_,
+                [&](const auto& entry) { return entry.second.generation != generation_; });
+}
+
 std::map<std::string, std::vector<ChainLink>> caChains(
     const std::vector<storage::CertificateView>& certificates) {
   std::vector<Certificate> parsed;
@@ -175,52 +217,56 @@ std::map<std::string, std::vector<ChainLink>> caChains(
   for (std::size_t i = 0; i < parsed.size(); ++i) {
     cas.push_back(CaCandidate{&parsed[i], false});
   }
-  const ChainBuilder builder(cas);
+  IssuerVerdicts verdicts;
+  const ChainBuilder builder(cas, verdicts);
   std::map<std::string, std::vector<ChainLink>> chains;
   for (const Certificate& ca : parsed) {
-    chains[ca.record().sha256] = chainLinks(ca, builder.chainAbove(ca, false));
+    chains[ca.record().sha256] = chainLinks(
+        ca.record(),
+        builder.chainAbove(ca.record(), false, [&]() -> const Certificate& { return ca; }));
   }
   return chains;
 }
 
 TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& certificates,
-                                 std::int64_t now) {
+                                 std::int64_t now, IssuerVerdicts* verdicts) {
+  IssuerVerdicts own_verdicts;
+  IssuerVerdicts& known = verdicts != nullptr ? *verdicts : own_verdicts;
+  known.beginRender();
+
   TrustMaterial material;
-  std::vector<Certificate> parsed;
-  std::vector<const storage::CertificateView*> views;
-  parsed.reserve(certificates.size());
+  // Every present CA is parsed (there are few); clients only when needed, one at a time.
+  std::vector<const storage::CertificateView*> ca_views;
+  std::vector<const storage::CertificateView*> client_views;
   for (const storage::CertificateView& view : certificates) {
     if (!view.present) {
       continue;
     }
-    const bool relevant = view.certificate.is_ca || (view.client && view.trust.has_value() &&
-                                                     *view.trust == storage::TrustState::trusted);
-    if (!relevant) {
-      continue;
+    if (view.certificate.is_ca) {
+      ca_views.push_back(&view);
+    } else if (view.client && view.trust.has_value() &&
+               *view.trust == storage::TrustState::trusted) {
+      client_views.push_back(&view);
     }
-    parsed.push_back(Certificate::fromDer(view.certificate.der,
-                                          "stored certificate " + view.certificate.sha256));
-    views.push_back(&view);
   }
-
+  std::vector<Certificate> parsed_cas;
+  parsed_cas.reserve(ca_views.size());  // CaCandidate points into it
   std::vector<CaCandidate> cas;
-  for (std::size_t i = 0; i < parsed.size(); ++i) {
-    if (!views[i]->certificate.is_ca) {
-      continue;
-    }
-    if (!parsed[i].isValidAt(now)) {
-      if (views[i]->anchor) {
+  for (const storage::CertificateView* view : ca_views) {
+    const storage::CertificateRecord& record = view->certificate;
+    if (!isValidAt(record, now)) {
+      if (view->anchor) {
         material.warnings.push_back(
-            "trusted CA " + describe(parsed[i], views[i]->sources) + " is not valid now (valid " +
-            storage::formatUtc(parsed[i].record().not_before, "%Y-%m-%d") + " to " +
-            storage::formatUtc(parsed[i].record().not_after, "%Y-%m-%d") +
-            "); left out of client-ca.pem");
+            "trusted CA " + describe(record, view->sources) + " is not valid now (valid " +
+            storage::formatUtc(record.not_before, "%Y-%m-%d") + " to " +
+            storage::formatUtc(record.not_after, "%Y-%m-%d") + "); left out of client-ca.pem");
       }
       continue;
     }
-    cas.push_back(CaCandidate{&parsed[i], views[i]->anchor});
+    parsed_cas.push_back(Certificate::fromDer(record.der, "stored certificate " + record.sha256));
+    cas.push_back(CaCandidate{&parsed_cas.back(), view->anchor});
   }
-  const ChainBuilder builder(cas);
+  const ChainBuilder builder(cas, known);
 
   std::set<const Certificate*> bundle;
   std::size_t longest = 1;
@@ -234,7 +280,8 @@ TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& ce
     if (!ca.anchor) {
       continue;
     }
-    const Chain chain = builder.chainAbove(*ca.certificate, true);
+    const Chain chain = builder.chainAbove(ca.certificate->record(), true,
+                                           [&]() -> const Certificate& { return *ca.certificate; });
     if (!chain.complete) {
       material.warnings.push_back("trusted CA '" + ca.certificate->record().subject +
                                   "' is left out: its issuer '" + chain.missing_issuer +
@@ -252,21 +299,24 @@ TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& ce
         platform::clientCaTrustHint());
   }
 
-  for (std::size_t i = 0; i < parsed.size(); ++i) {
-    const storage::CertificateView& view = *views[i];
-    if (view.certificate.is_ca) {
+  for (const storage::CertificateView* view : client_views) {
+    const storage::CertificateRecord& client = view->certificate;
+    std::optional<Certificate> parsed_client;
+    const ParseStart parse = [&]() -> const Certificate& {
+      if (!parsed_client) {
+        parsed_client.emplace(
+            Certificate::fromDer(client.der, "stored certificate " + client.sha256));
+      }
+      return *parsed_client;
+    };
+    const std::string name = describe(client, view->sources);
+    if (!isValidAt(client, now)) {
+      material.warnings.push_back("trusted client " + name + " is not valid now (valid " +
+                                  storage::formatUtc(client.not_before, "%Y-%m-%d") + " to " +
+                                  storage::formatUtc(client.not_after, "%Y-%m-%d") + "); left out");
       continue;
     }
-    const Certificate& client = parsed[i];
-    const std::string name = describe(client, view.sources);
-    if (!client.isValidAt(now)) {
-      material.warnings.push_back(
-          "trusted client " + name + " is not valid now (valid " +
-          storage::formatUtc(client.record().not_before, "%Y-%m-%d") + " to " +
-          storage::formatUtc(client.record().not_after, "%Y-%m-%d") + "); left out");
-      continue;
-    }
-    const Chain chain = builder.chainAbove(client, false);
+    const Chain chain = builder.chainAbove(client, false, parse);
     if (!chain.complete) {
       material.warnings.push_back("trusted client " + name + " is left out: its issuer '" +
                                   chain.missing_issuer + "' is in no store or not valid now");
@@ -282,10 +332,10 @@ TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& ce
     addChain(chain);
     longest = std::max(longest, chain.cas.size());
     material.clients.push_back(TrustedClient{
-        .sha1 = client.record().sha1,
-        .label = view.sources.empty() ? client.record().subject : view.sources,
-        .name =
-            view.nickname.empty() ? commonName(X509_get_subject_name(client.get())) : view.nickname,
+        .sha1 = client.sha1,
+        .label = view->sources.empty() ? client.subject : view->sources,
+        .name = view->nickname.empty() ? commonName(X509_get_subject_name(parse().get()))
+                                       : view->nickname,
         .chain = chainLinks(client, chain)});
   }
 
@@ -302,6 +352,7 @@ TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& ce
       material.clients.begin(), material.clients.end(),
       [](const TrustedClient& left, const TrustedClient& right) { return left.sha1 < right.sha1; });
   material.verify_depth = static_cast<int>(longest);
+  known.endRender();
   return material;
 }
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/pki/certificate.h"
@@ -18,6 +19,10 @@ namespace certbridge::agent {
 // "T"), another CA (a possible intermediate), a client certificate, or something else.
 storage::CertificateRole classify(const Certificate& certificate,
                                   const platform::StoreTrust& trust);
+// The same for a certificate stored before, without parsing it again; nullopt when what storage
+// knows does not decide it (a certificate that is not a CA and that only uploads hold).
+std::optional<storage::CertificateRole> classify(const storage::KnownCertificate& certificate,
+                                                 const platform::StoreTrust& trust);
 
 struct BundledCa {
   std::string subject;
@@ -77,11 +82,66 @@ void removeRevokedClients(TrustMaterial& material, const IsRevoked& is_revoked);
 std::map<std::string, std::vector<ChainLink>> caChains(
     const std::vector<storage::CertificateView>& certificates);
 
+// What chain building learnt about certificates, by SHA-256 fingerprint: whether a child names
+// an issuer and that issuer's key verifies the child's signature (keyed by both fingerprints),
+// and whether a certificate is self-issued. Both are functions of the DER alone, so a cached
+// answer is as good as a new one; verifying is the costly part of chain building (10,000
+// clients: ~1 s), and after a store change only the new pairs need it.
+// Held in memory by the sync pipeline (TrustSync) for as long as the agent runs, not in SQLite:
+// a fresh process verifies each pair once, the long-running `run` (where changes arrive) keeps
+// them, and no schema change is needed. Entries not used by a render are dropped at its end, so
+// it holds no more than the present certificates' pairs. Not thread-safe: one render at a time.
+class IssuerVerdicts {
+ public:
+  // The cached answer for `child` and `issuer`, or `verify()`'s, which is then kept.
+  template <typename Verify>
+  bool issuedBy(const std::string& child_sha256, const std::string& issuer_sha256,
+                Verify&& verify) {
+    return lookup(child_sha256 + issuer_sha256, verify);
+  }
+  template <typename Check>
+  bool selfIssued(const std::string& sha256, Check&& check) {
+    return lookup(sha256, check);
+  }
+  // Starts a render: what the previous one did not use can go at the next endRender().
+  void beginRender() { ++generation_; }
+  // Drops every answer this render did not use.
+  void endRender();
+  // How many answers were computed rather than found, since construction (for tests).
+  std::size_t computed() const { return computed_; }
+  std::size_t size() const { return verdicts_.size(); }
+
+ private:
+  struct Verdict {
+    bool answer = false;
+    std::uint64_t generation = 0;
+  };
+  template <typename Compute>
+  bool lookup(const std::string& key, Compute& compute) {
+    const auto found = verdicts_.find(key);
+    if (found != verdicts_.end()) {
+      found->second.generation = generation_;
+      return found->second.answer;
+    }
+    const bool answer = compute();
+    ++computed_;
+    verdicts_.emplace(key, Verdict{answer, generation_});
+    return answer;
+  }
+
+  std::unordered_map<std::string, Verdict> verdicts_;
+  std::uint64_t generation_ = 0;
+  std::size_t computed_ = 0;
+};
+
 // Builds chains from each trusted client, and from each trust anchor, up to a self-signed root
 // using the CA certificates present in the stores. A client is published only when its chain is
 // complete, valid at `now`, and passes through an anchor; expired and unchainable certificates
 // are left out with a warning. Throws RenderError when no anchor can be published.
+// Client certificates are parsed only when a signature or self-issue question about them is not
+// in `verdicts` (or their nickname is empty), so a render after a small change parses and
+// verifies only what is new; without `verdicts` every pair is verified.
 TrustMaterial buildTrustMaterial(const std::vector<storage::CertificateView>& certificates,
-                                 std::int64_t now);
+                                 std::int64_t now, IssuerVerdicts* verdicts = nullptr);
 
 }  // namespace certbridge::agent

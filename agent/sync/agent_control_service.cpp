@@ -75,4 +75,53 @@ storage::StatusSnapshot AgentControlService::statusSnapshot() {
   return snapshot;
 }
 
+storage::StatusSnapshot AgentControlService::statusOverview() {
+  storage::StatusOptions options = status_options_;
+  options.now = static_cast<storage::UnixTime>(std::time(nullptr));
+  options.with_certificates = false;
+  storage::StatusSnapshot snapshot = storage::readStatusSnapshot(database_, options);
+  snapshot.database_path.clear();
+  snapshot.warnings = currentWarnings();
+  return snapshot;
+}
+
+storage::CertificatePage AgentControlService::certificatePage(
+    const storage::CertificateQuery& query) {
+  storage::StatusOptions options = status_options_;
+  options.now = static_cast<storage::UnixTime>(std::time(nullptr));
+  if (query.filtered()) {
+    return takeCertificatePage(database_, query, options);
+  }
+  // Every present certificate matches: the summary has counted them.
+  storage::CertificatePage page = takeCertificatePage(database_, query, options, false);
+  page.matched = certificateSummary().total;
+  return page;
+}
+
+storage::CertificateSummary AgentControlService::certificateSummary() {
+  storage::StatusOptions options = status_options_;
+  options.now = static_cast<storage::UnixTime>(std::time(nullptr));
+  const std::string version = storage::certificateDataVersion(database_);
+  {
+    const std::lock_guard lock(summary_mutex_);
+    if (summary_ && summary_version_ == version && options.now >= summary_at_ &&
+        options.now - summary_at_ < kSummaryMaxAge) {
+      return *summary_;
+    }
+  }
+  storage::CertificateSummary summary = takeCertificateSummary(database_, options);
+  const std::lock_guard lock(summary_mutex_);
+  summary_ = summary;
+  summary_version_ = version;
+  summary_at_ = options.now;
+  return summary;
+}
+
+std::vector<storage::CertificateStatus> AgentControlService::soonestExpiring(
+    std::int64_t at_least, storage::UnixTime until) {
+  storage::StatusOptions options = status_options_;
+  options.now = static_cast<storage::UnixTime>(std::time(nullptr));
+  return takeSoonestExpiring(database_, options, at_least, until);
+}
+
 }  // namespace certbridge::agent::sync

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ class AgentControlService final : public web::AgentControl {
                                 const std::string& origin) override;
   std::vector<std::string> currentWarnings() override;
   storage::StatusSnapshot statusSnapshot() override;
+  storage::StatusSnapshot statusOverview() override;
+  storage::CertificatePage certificatePage(const storage::CertificateQuery& query) override;
+  storage::CertificateSummary certificateSummary() override;
+  std::vector<storage::CertificateStatus> soonestExpiring(std::int64_t at_least,
+                                                          storage::UnixTime until) override;
 
   // For the run loop: true once per request.
   bool takePublishRequest() { return publish_requested_.exchange(false); }
@@ -41,6 +47,14 @@ class AgentControlService final : public web::AgentControl {
   std::atomic<bool> publish_requested_{false};
   std::mutex mutex_;
   std::vector<std::string> warnings_;
+  // The summary counts every present certificate (a scan: seconds at 100,000 on a busy
+  // machine), so it is kept while nothing it counts has changed (certificateDataVersion) and
+  // for at most kSummaryMaxAge seconds, since the expiry bands move with the clock.
+  static constexpr std::int64_t kSummaryMaxAge = 60;
+  std::mutex summary_mutex_;
+  std::optional<storage::CertificateSummary> summary_;
+  std::string summary_version_;
+  storage::UnixTime summary_at_ = 0;
 };
 
 }  // namespace certbridge::agent::sync

@@ -1,11 +1,13 @@
 #include "agent/sync/status_service.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
 
 #include "agent/pki/certificate.h"
 #include "agent/pki/trust_material.h"
+#include "storage/certificate_page.h"
 #include "storage/crl_repository.h"
 
 namespace certbridge::agent::sync {
@@ -76,6 +78,57 @@ class RevocationFinder {
   std::map<std::string, std::vector<storage::CertificateView>> cas_by_subject_;
 };
 
+// Revocation as certbridge enforces it (clients.map): any certificate of the chain revoked by a
+// CRL held. Shown for clients and for CAs alike. `certificates` must hold every present CA.
+void markRevoked(storage::Database& database,
+                 const std::vector<storage::CertificateView>& certificates,
+                 std::vector<storage::CertificateStatus>& statuses) {
+  storage::CrlRepository crls(database);
+  const RevocationFinder finder(crls, certificates);
+  for (storage::CertificateStatus& status : statuses) {
+    const storage::CertificateView& view = status.view;
+    if (!view.certificate.is_ca && !view.client) {
+      continue;
+    }
+    status.revocation = finder.of(view);
+    if (!status.revocation.empty() && (view.trust || view.certificate.is_ca)) {
+      status.trust = "revoked";
+      status.left_out =
+          view.trust && *view.trust == storage::TrustState::trusted
+              ? (status.revocation.starts_with("'" + view.certificate.subject + "' (serial " +
+                                               view.certificate.serial + ")")
+                     ? "revoked"
+                     : "revoked CA")
+              : "";
+    }
+  }
+}
+
+// Trust as storage knows it ("left out": trusted but left out of clients.map by the last
+// render) made effective for a few rows: why each is left out, and what is revoked.
+void makeEffective(storage::Database& database, const storage::StatusOptions& options,
+                   std::vector<storage::CertificateStatus>& statuses) {
+  const std::vector<storage::CertificateView> cas = storage::readPresentCas(database);
+  const bool any_anchor =
+      std::any_of(cas.begin(), cas.end(), [](const auto& ca) { return ca.anchor; });
+  for (storage::CertificateStatus& status : statuses) {
+    if (status.trust != "left out") {
+      continue;
+    }
+    const storage::CertificateRecord& certificate = status.view.certificate;
+    if (!any_anchor) {
+      status.left_out = "no trust anchor";
+    } else if (certificate.not_after < options.now || certificate.not_before > options.now) {
+      status.left_out = "expired";
+    } else {
+      status.left_out = "chain not trusted";
+    }
+  }
+  if (options.crl_enabled) {
+    markRevoked(database, cas, statuses);
+  }
+}
+
 }  // namespace
 
 storage::StatusSnapshot takeStatusSnapshot(storage::Database& database,
@@ -115,31 +168,45 @@ storage::StatusSnapshot takeStatusSnapshot(storage::Database& database,
       }
     }
 
-    // Revocation as certbridge enforces it (clients.map): any certificate of the chain revoked
-    // by a CRL held. Shown for clients and for CAs alike.
     if (options.crl_enabled) {
-      storage::CrlRepository crls(database);
-      const RevocationFinder finder(crls, views);
-      for (storage::CertificateStatus& status : snapshot.certificates) {
-        const storage::CertificateView& view = status.view;
-        if (!view.certificate.is_ca && !view.client) {
-          continue;
-        }
-        status.revocation = finder.of(view);
-        if (!status.revocation.empty() && (view.trust || view.certificate.is_ca)) {
-          status.trust = "revoked";
-          status.left_out =
-              view.trust && *view.trust == storage::TrustState::trusted
-                  ? (status.revocation.starts_with("'" + view.certificate.subject + "' (serial " +
-                                                   view.certificate.serial + ")")
-                         ? "revoked"
-                         : "revoked CA")
-                  : "";
-        }
-      }
+      markRevoked(database, views, snapshot.certificates);
     }
   });
   return snapshot;
+}
+
+storage::CertificatePage takeCertificatePage(storage::Database& database,
+                                             const storage::CertificateQuery& query,
+                                             const storage::StatusOptions& options,
+                                             bool count_matches) {
+  storage::CertificatePage page;
+  database.read([&] {
+    page = storage::readCertificatePage(database, query, count_matches);
+    makeEffective(database, options, page.rows);
+  });
+  return page;
+}
+
+storage::CertificateSummary takeCertificateSummary(storage::Database& database,
+                                                   const storage::StatusOptions& options) {
+  storage::CertificateSummary summary;
+  database.read([&] {
+    summary = storage::readCertificateSummary(database, options.now);
+    makeEffective(database, options, summary.next_to_expire);
+  });
+  return summary;
+}
+
+std::vector<storage::CertificateStatus> takeSoonestExpiring(storage::Database& database,
+                                                            const storage::StatusOptions& options,
+                                                            std::int64_t at_least,
+                                                            storage::UnixTime until) {
+  std::vector<storage::CertificateStatus> rows;
+  database.read([&] {
+    rows = storage::readSoonestExpiring(database, at_least, until);
+    makeEffective(database, options, rows);
+  });
+  return rows;
 }
 
 }  // namespace certbridge::agent::sync

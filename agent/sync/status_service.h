@@ -1,5 +1,6 @@
 #pragma once
 
+#include "storage/certificate_page.h"
 #include "storage/database.h"
 #include "storage/status_snapshot.h"
 
@@ -13,5 +14,23 @@ namespace certbridge::agent::sync {
 // /metrics.
 storage::StatusSnapshot takeStatusSnapshot(storage::Database& database,
                                            const storage::StatusOptions& options);
+
+// The status at size (the status page, /api/v1/certificates, /metrics): a page, the summary, or
+// the soonest-expiring certificates read with SQL (storage/certificate_page.h), each in one
+// read transaction, then made effective for the rows returned only: why a trusted client is
+// left out of clients.map, and with CRLs on, what is revoked. Whether a client is left out
+// comes from the last published render (left_out_clients), not from building every chain, so a
+// request costs the rows it shows; a decision made since shows as decided until the next
+// render (within a second in `run`).
+storage::CertificatePage takeCertificatePage(storage::Database& database,
+                                             const storage::CertificateQuery& query,
+                                             const storage::StatusOptions& options,
+                                             bool count_matches = true);
+storage::CertificateSummary takeCertificateSummary(storage::Database& database,
+                                                   const storage::StatusOptions& options);
+std::vector<storage::CertificateStatus> takeSoonestExpiring(storage::Database& database,
+                                                            const storage::StatusOptions& options,
+                                                            std::int64_t at_least,
+                                                            storage::UnixTime until);
 
 }  // namespace certbridge::agent::sync

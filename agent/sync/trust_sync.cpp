@@ -4,10 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "agent/pki/certificate.h"
 #include "agent/pki/crl.h"
 #include "platform/cert_store.h"
+#include "storage/certificate_page.h"
 
 namespace certbridge::agent {
 namespace {
@@ -27,12 +30,15 @@ std::string fileSha256(const std::filesystem::path& path) {
   return digest.finalHex();
 }
 
-// Identifies a snapshot so an unchanged store is recognised without parsing a certificate.
-std::string snapshotDigest(const platform::StoreSnapshot& snapshot) {
+// Identifies a snapshot so an unchanged store is recognised without parsing a certificate;
+// `fingerprints` are the SHA-256 of each certificate's DER, in the snapshot's order.
+std::string snapshotDigest(const platform::StoreSnapshot& snapshot,
+                           const std::vector<std::string>& fingerprints) {
   std::vector<std::string> lines;
   lines.reserve(snapshot.certificates.size());
-  for (const platform::StoreCertificate& entry : snapshot.certificates) {
-    lines.push_back(sha256Hex(entry.der) + (entry.trust.trusted_client_ca ? "T" : "-") +
+  for (std::size_t i = 0; i < snapshot.certificates.size(); ++i) {
+    const platform::StoreCertificate& entry = snapshot.certificates[i];
+    lines.push_back(fingerprints[i] + (entry.trust.trusted_client_ca ? "T" : "-") +
                     (entry.trust.trusted_server_ca ? "C" : "-") +
                     (entry.trust.trusted_peer ? "P" : "-") + entry.nickname);
   }
@@ -65,6 +71,7 @@ std::string SyncReport::summary() const {
 
 TrustSync::TrustSync(const AgentConfig& config, storage::Database& database, Poco::Logger& logger)
     : config_(config),
+      database_(database),
       certificates_(database),
       publish_history_(database),
       crls_(database),
@@ -75,11 +82,36 @@ TrustSync::TrustSync(const AgentConfig& config, storage::Database& database, Poc
 SyncReport TrustSync::syncOnce(std::int64_t now, const CrlForce& force) {
   SyncReport report;
   store_crls_.clear();
+  unchanged_stores_.clear();
   for (const StoreConfig& store : config_.stores) {
     syncStore(store, now, report);
   }
   renderAndPublish(now, force, report);
+  try {
+    recordUnchangedStores(now);  // when rendering stopped before the publish was recorded
+  } catch (const std::exception& error) {
+    report.errors.push_back(error.what());
+  }
   return report;
+}
+
+void TrustSync::prepareForChanges(std::int64_t now) {
+  if (issuer_verdicts_.computed() > 0) {
+    return;  // a render has filled them already
+  }
+  try {
+    buildTrustMaterial(certificates_.listCertificates(), now, &issuer_verdicts_);
+  } catch (const std::exception& error) {
+    // Nothing is lost: the next render builds the chains and says what is wrong.
+    logger_.debug("chains not prepared in advance: %s", std::string(error.what()));
+  }
+}
+
+void TrustSync::recordUnchangedStores(std::int64_t now) {
+  for (const auto& [definition, change_token] : unchanged_stores_) {
+    certificates_.recordSyncResult(definition, now, "", change_token);
+  }
+  unchanged_stores_.clear();
 }
 
 void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport& report) {
@@ -89,7 +121,7 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
     const auto reader = platform::openCertStore(store.storeLocation());
     const std::string change_token = reader->changeToken();
     if (!change_token.empty() && change_token == certificates_.changeToken(store.name)) {
-      certificates_.recordSyncResult(definition, now, "", change_token);
+      unchanged_stores_.push_back({definition, change_token});
       logger_.debug("store %s unchanged since its last sync (not read)", store.name);
       return;
     }
@@ -97,21 +129,42 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
     for (const platform::StoreCrl& crl : snapshot.crls) {
       store_crls_.emplace_back(store.name, crl);
     }
-    const std::string digest = snapshotDigest(snapshot);
+    std::vector<std::string> fingerprints;
+    fingerprints.reserve(snapshot.certificates.size());
+    for (const platform::StoreCertificate& entry : snapshot.certificates) {
+      fingerprints.push_back(sha256Hex(entry.der));
+    }
+    const std::string digest = snapshotDigest(snapshot, fingerprints);
     if (certificates_.snapshotDigest(store.name) == digest) {
-      certificates_.recordSyncResult(definition, now, "", change_token);
+      unchanged_stores_.push_back({definition, change_token});
       logger_.debug("store %s unchanged (%z certificates)", store.name,
                     snapshot.certificates.size());
       return;
     }
 
+    // A certificate is identified by its DER's SHA-256: what storage holds already (from any
+    // store) is not parsed again, only DER never seen before is.
+    const std::unordered_map<std::string, storage::KnownCertificate> known =
+        certificates_.knownCertificates();
     std::vector<storage::StoreEntry> entries;
     entries.reserve(snapshot.certificates.size());
-    for (const platform::StoreCertificate& entry : snapshot.certificates) {
+    std::size_t parsed = 0;
+    for (std::size_t i = 0; i < snapshot.certificates.size(); ++i) {
+      const platform::StoreCertificate& entry = snapshot.certificates[i];
+      if (const auto stored = known.find(fingerprints[i]); stored != known.end()) {
+        if (const auto role = classify(stored->second, entry.trust)) {
+          storage::StoreEntry reused{.nickname = entry.nickname, .role = *role, .stored = true};
+          reused.certificate.sha256 = fingerprints[i];
+          reused.certificate.subject = stored->second.subject;
+          entries.push_back(std::move(reused));
+          continue;
+        }
+      }
       const Certificate certificate =
           Certificate::fromDer(entry.der, "store " + store.name + " (" + reader->describe() +
                                               "), certificate '" + entry.nickname + "'");
       entries.push_back({certificate.record(), entry.nickname, classify(certificate, entry.trust)});
+      ++parsed;
     }
     const storage::StoreChanges changes =
         certificates_.applySnapshot(definition, entries, digest, now);
@@ -125,9 +178,11 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
     for (const std::string& gone : changes.gone) {
       report.changes.push_back("store " + store.name + ": gone " + gone);
     }
-    logger_.information("store %s read: %z certificates, %z CRLs; %z added, %z gone", store.name,
-                        entries.size(), snapshot.crls.size(), changes.added.size(),
-                        changes.gone.size());
+    logger_.information(
+        "store %s read: %z certificates (%z parsed, the rest known), %z CRLs; "
+        "%z added, %z gone",
+        store.name, entries.size(), parsed, snapshot.crls.size(), changes.added.size(),
+        changes.gone.size());
   } catch (const std::exception& error) {
     const std::string message = std::string(error.what()) + " (store " + store.name +
                                 " left as it was; nothing published from it changes)";
@@ -254,46 +309,69 @@ void TrustSync::renderAndPublish(std::int64_t now, const CrlForce& force, SyncRe
   const std::string input_digest = renderDigest(now, valid_until);
   if (!unchangedSincePublish(input_digest, now, force, report)) {
     std::vector<OutputFile> files;
+    std::vector<std::string> left_out_clients;
     try {
       const std::vector<storage::CertificateView> certificates = certificates_.listCertificates();
-      TrustMaterial material = buildTrustMaterial(certificates, now);
+      TrustMaterial material = buildTrustMaterial(certificates, now, &issuer_verdicts_);
       auto crls = prepareCrls(material, certificates, now, force, report);
       report.warnings.insert(report.warnings.end(), material.warnings.begin(),
                              material.warnings.end());
       files = renderNginxFiles(material, config_.nginx.output_dir, std::move(crls));
       report.rendered = true;
+      std::unordered_set<std::string> in_clients_map;
+      for (const TrustedClient& client : material.clients) {
+        in_clients_map.insert(client.sha1);
+      }
+      for (const storage::CertificateView& view : certificates) {
+        if (view.present && view.client && view.trust == storage::TrustState::trusted &&
+            !in_clients_map.contains(view.certificate.sha1)) {
+          left_out_clients.push_back(view.certificate.sha1);
+        }
+      }
     } catch (const std::exception& error) {
       report.errors.push_back(std::string("nothing published: ") + error.what());
       return;
     }
     report.publish = publisher_.publish(files);
+    if (report.publish.result != PublishOutcome::Result::failed) {
+      try {
+        // What the status page and /metrics show as "left out" from now on.
+        storage::recordLeftOutClients(database_, left_out_clients);
+      } catch (const std::exception& error) {
+        report.errors.push_back(std::string("cannot record the clients left out: ") + error.what());
+      }
+    }
   }
   std::string warnings;
   for (const std::string& warning : report.warnings) {
     warnings += warning + "\n";
   }
   try {
-    // A CRL stored by the refresh during rendering is part of what the files were made from.
-    std::int64_t stored_valid_until = valid_until;
-    const std::string stored_digest =
-        report.crl_updates.empty() ? input_digest : renderDigest(now, stored_valid_until);
-    publish_history_.append(
-        {now, toString(report.publish.result), report.publish.hash_of("client-ca.pem"),
-         report.publish.hash_of("clients.map"), report.publish.hash_of("mtls.conf"),
-         report.publish.detail, report.publish.hash_of("crl.pem"), stored_digest,
-         stored_valid_until, warnings});
+    // One transaction, so a sync that changes nothing costs one durable write: the unchanged
+    // stores' sync times, the publish record, and pruning the history.
+    database_.transaction([&] {
+      recordUnchangedStores(now);
+      // A CRL stored by the refresh during rendering is part of what the files were made from.
+      std::int64_t stored_valid_until = valid_until;
+      const std::string stored_digest =
+          report.crl_updates.empty() ? input_digest : renderDigest(now, stored_valid_until);
+      publish_history_.append(
+          {now, toString(report.publish.result), report.publish.hash_of("client-ca.pem"),
+           report.publish.hash_of("clients.map"), report.publish.hash_of("mtls.conf"),
+           report.publish.detail, report.publish.hash_of("crl.pem"), stored_digest,
+           stored_valid_until, warnings});
+      constexpr std::int64_t kSecondsPerDay = 86400;
+      try {
+        // Clamped so that an absurd number of days cannot overflow: it keeps everything.
+        const std::int64_t days = std::min(config_.storage_history_days, now / kSecondsPerDay);
+        publish_history_.prune(now - days * kSecondsPerDay);
+      } catch (const std::exception& error) {
+        // Pruning is housekeeping: the sync itself succeeded.
+        report.warnings.push_back(std::string("cannot prune the publish history: ") + error.what());
+      }
+    });
   } catch (const std::exception& error) {
     report.errors.push_back(std::string("cannot record the publish result: ") + error.what());
-    return;
-  }
-  constexpr std::int64_t kSecondsPerDay = 86400;
-  try {
-    // Clamped so that an absurd number of days cannot overflow: it keeps everything.
-    const std::int64_t days = std::min(config_.storage_history_days, now / kSecondsPerDay);
-    publish_history_.prune(now - days * kSecondsPerDay);
-  } catch (const std::exception& error) {
-    // Pruning is housekeeping: the sync itself succeeded.
-    report.warnings.push_back(std::string("cannot prune the publish history: ") + error.what());
   }
 }
 

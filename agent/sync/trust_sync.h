@@ -47,11 +47,20 @@ class TrustSync {
   TrustSync(const AgentConfig& config, storage::Database& database, Poco::Logger& logger);
 
   SyncReport syncOnce(std::int64_t now, const CrlForce& force = {});
+  // Builds every chain once without publishing, so that the first change after `run` starts
+  // verifies only its own issuer/child pairs: the sync at start usually finds nothing changed
+  // and builds no chain. Does nothing when a render has already done it; never throws.
+  void prepareForChanges(std::int64_t now);
+  // What chain building has verified so far, for tests and logs.
+  const IssuerVerdicts& issuerVerdicts() const { return issuer_verdicts_; }
   // When the next planned CRL fetch is due, for the run loop.
   std::optional<std::int64_t> nextCrlFetch() { return crl_refresher_.nextDue(); }
 
  private:
   void syncStore(const StoreConfig& store, std::int64_t now, SyncReport& report);
+  // Records the sync of the stores found unchanged (deferred so that it joins the publish
+  // record's transaction).
+  void recordUnchangedStores(std::int64_t now);
   void renderAndPublish(std::int64_t now, const CrlForce& force, SyncReport& report);
   // True, with the last publish's result and warnings in `report`, when rendering would give the
   // files nginx already has: the same inputs as the last successful publish (see
@@ -69,13 +78,19 @@ class TrustSync {
                                        std::int64_t now, const CrlForce& force, SyncReport& report);
 
   const AgentConfig& config_;
+  storage::Database& database_;
   storage::CertificateRepository certificates_;
   storage::PublishHistory publish_history_;
   storage::CrlRepository crls_;
   CrlRefresher crl_refresher_;
   // CRLs the stores held at this sync, by store name.
   std::vector<std::pair<std::string, platform::StoreCrl>> store_crls_;
+  // Stores found unchanged at this sync, with their change token: recorded with the publish.
+  std::vector<std::pair<storage::StoreDefinition, std::string>> unchanged_stores_;
   NginxPublisher publisher_;
+  // Signature checks of chain building, kept between syncs so that a render after a change
+  // verifies only new issuer/child pairs (see IssuerVerdicts for why in memory).
+  IssuerVerdicts issuer_verdicts_;
   Poco::Logger& logger_;
 };
 

@@ -5,6 +5,7 @@
 #include <nss.h>
 #include <pk11pub.h>
 #include <prerror.h>
+#include <secitem.h>
 
 #include <memory>
 #include <string>
@@ -25,6 +26,23 @@ struct CertListDeleter {
   void operator()(CERTCertList* list) const { CERT_DestroyCertList(list); }
 };
 using CertListPtr = std::unique_ptr<CERTCertList, CertListDeleter>;
+
+// A list of PK11GenericObject from PK11_FindGenericObjects; destroying the head destroys all.
+struct GenericObjectsDeleter {
+  void operator()(PK11GenericObject* objects) const { PK11_DestroyGenericObjects(objects); }
+};
+using GenericObjectsPtr = std::unique_ptr<PK11GenericObject, GenericObjectsDeleter>;
+
+struct ArenaDeleter {
+  void operator()(PLArenaPool* arena) const { PORT_FreeArena(arena, PR_FALSE); }
+};
+using ArenaPtr = std::unique_ptr<PLArenaPool, ArenaDeleter>;
+
+// An attribute value PK11_ReadRawAttribute allocated.
+struct SecItemDataDeleter {
+  void operator()(SECItem* item) const { SECITEM_FreeItem(item, PR_FALSE); }
+};
+using SecItemDataGuard = std::unique_ptr<SECItem, SecItemDataDeleter>;
 
 // SEC_LookupCrls allocates the list and the decoded CRLs in one arena; freeing the arena frees
 // all of it (as NSS's own crlutil does).

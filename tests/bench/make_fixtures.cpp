@@ -6,15 +6,22 @@
 //       spread over them, each as DIR/pem/NAME.pem, and DIR/import.batch for `certutil -B`
 //   certbridge_bench_fixtures client DIR NAME
 //       one more client of the first intermediate, as DIR/pem/NAME.pem and NAME.key
-//   certbridge_bench_fixtures read-store DIR
-//       reads the NSS database DIR with certbridge's reader and prints the count
+//   certbridge_bench_fixtures read-store DIR [LISTING]
+//       reads the NSS database DIR with certbridge's reader and prints the count and a digest of
+//       what it read (DER, nickname, trust); LISTING picks a candidate reader: pkcs11_objects
+//       (the default), pkcs11_attribute_each or certificate_layer
+#include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 
 #include "platform/nss/nss_cert_store.h"
+#include "storage/database.h"
+#include "tests/support/bulk_certificates.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
 
@@ -95,12 +102,44 @@ int main(int argc, char** argv) {
     certbridge::testing::writeFile(dir + "/pem/" + name + ".key", client.keyPem());
     return 0;
   }
-  if (command == "read-store" && argc == 3) {
-    const auto snapshot = certbridge::platform::nss::NssCertStore(argv[2]).read();
-    std::cout << snapshot.certificates.size() << "\n";
+  if (command == "fill-database" && argc == 4) {
+    // For web_status_100k: the status page over this many (pending, made-up) clients.
+    certbridge::storage::Database database(argv[2]);
+    certbridge::testing::addBulkClients(database, std::atoi(argv[3]),
+                                        static_cast<std::int64_t>(std::time(nullptr)), false);
+    return 0;
+  }
+  if (command == "read-store" && (argc == 3 || argc == 4)) {
+    using certbridge::platform::nss::NssListing;
+    const std::string listing_name = argc == 4 ? argv[3] : "pkcs11_objects";
+    const std::map<std::string, NssListing> listings{
+        {"pkcs11_objects", NssListing::pkcs11_objects},
+        {"pkcs11_attribute_each", NssListing::pkcs11_attribute_each},
+        {"certificate_layer", NssListing::certificate_layer}};
+    const auto listing = listings.find(listing_name);
+    if (listing == listings.end()) {
+      std::cerr << "unknown listing " << listing_name << "\n";
+      return 2;
+    }
+    const auto snapshot = certbridge::platform::nss::NssCertStore(argv[2], listing->second).read();
+    // Order-independent, so that candidates that list in different orders compare equal.
+    std::vector<std::string> lines;
+    for (const auto& certificate : snapshot.certificates) {
+      lines.push_back(std::string(certificate.der.begin(), certificate.der.end()) + "|" +
+                      certificate.nickname + "|" +
+                      (certificate.trust.trusted_client_ca ? "T" : "-") +
+                      (certificate.trust.trusted_server_ca ? "C" : "-") +
+                      (certificate.trust.trusted_peer ? "P" : "-"));
+    }
+    std::sort(lines.begin(), lines.end());
+    std::size_t digest = 0;
+    for (const std::string& line : lines) {
+      digest = digest * 1000003 ^ std::hash<std::string>{}(line);
+    }
+    std::cout << snapshot.certificates.size() << " " << std::hex << digest << "\n";
     return 0;
   }
   std::cerr << "usage: certbridge_bench_fixtures crl DIR COUNT | store DIR CLIENTS CAS | "
-               "client DIR NAME | read-store DIR\n";
+               "client DIR NAME | read-store DIR [LISTING]\n";
   return 2;
 }

@@ -105,6 +105,8 @@ TEST(Database, UpgradesAVersionOneDatabaseKeepingItsData) {
          "ALTER TABLE publish_history DROP COLUMN input_digest; "
          "ALTER TABLE publish_history DROP COLUMN valid_until; "
          "ALTER TABLE publish_history DROP COLUMN warnings; "
+         "DROP TABLE left_out_clients; DROP INDEX certificates_by_expiry; "
+         "DROP INDEX certificates_serial; DROP INDEX certificates_ca; "
          "PRAGMA user_version = 1; "
          "INSERT INTO audit_log (at, actor, origin, action, target, detail) "
          "VALUES (1, 'me', 'cli', 'kept', 'y', 'z');");
@@ -128,7 +130,9 @@ TEST(Database, UpgradesAVersionThreeDatabaseToExactSerials) {
   const auto hex = [](const std::vector<unsigned char>& der) {
     return "X'" + agent::toHex(der) + "'";
   };
-  std::string rows = "PRAGMA user_version = 3; ";
+  std::string rows =
+      "DROP TABLE left_out_clients; DROP INDEX certificates_by_expiry; "
+      "DROP INDEX certificates_serial; DROP INDEX certificates_ca; PRAGMA user_version = 3; ";
   for (const auto& [name, serial_hex, old_text] : {std::tuple{"minus1", "-01", "-01"},
                                                    {"plus255", "FF", "FF"},
                                                    {"plus128", "0080", "80"},
@@ -267,7 +271,9 @@ TEST(Database, UpgradesAVersionTwoDatabaseKeepingItsHistory) {
   testing::TempDir dir;
   { Database database(dir.file("v2.db")); }
   sqlite(dir.file("v2.db"),
-         "DROP TABLE publish_totals; DROP INDEX publish_history_at; PRAGMA user_version = 2; "
+         "DROP TABLE publish_totals; DROP INDEX publish_history_at; "
+         "DROP TABLE left_out_clients; DROP INDEX certificates_by_expiry; "
+         "DROP INDEX certificates_serial; DROP INDEX certificates_ca; PRAGMA user_version = 2; "
          "INSERT INTO publish_history (at, result, client_ca_sha256, clients_map_sha256, "
          "mtls_conf_sha256, detail) VALUES (7, 'published', 'a', 'b', 'c', 'kept');");
   { Database database(dir.file("v2.db")); }
@@ -275,6 +281,30 @@ TEST(Database, UpgradesAVersionTwoDatabaseKeepingItsHistory) {
             std::to_string(Database::kSchemaVersion) + "\n");
   EXPECT_EQ(sqlite(dir.file("v2.db"), "SELECT detail FROM publish_history"), "kept\n");
   EXPECT_EQ(sqlite(dir.file("v2.db"), "SELECT COUNT(*) FROM publish_totals"), "0\n");
+}
+
+// Version 4 had no page indexes nor left_out_clients; the upgrade adds them and makes the last
+// publish stale, so that the first sync renders again and records the clients it leaves out.
+TEST(Database, UpgradesAVersionFourDatabaseSoTheNextSyncRecordsTheClientsLeftOut) {
+  testing::TempDir dir;
+  { Database database(dir.file("v4.db")); }
+  sqlite(dir.file("v4.db"),
+         "DROP TABLE left_out_clients; DROP INDEX certificates_by_expiry; "
+         "DROP INDEX certificates_serial; DROP INDEX certificates_ca; PRAGMA user_version = 4; "
+         "INSERT INTO publish_history (at, result, client_ca_sha256, clients_map_sha256, "
+         "mtls_conf_sha256, detail, input_digest, valid_until) "
+         "VALUES (7, 'published', 'a', 'b', 'c', 'kept', 'digest', 99999);");
+  { Database database(dir.file("v4.db")); }
+  EXPECT_EQ(sqlite(dir.file("v4.db"), "PRAGMA user_version"),
+            std::to_string(Database::kSchemaVersion) + "\n");
+  EXPECT_EQ(
+      sqlite(dir.file("v4.db"), "SELECT detail, input_digest, valid_until FROM publish_history"),
+      "kept|digest|0\n");
+  EXPECT_EQ(sqlite(dir.file("v4.db"), "SELECT COUNT(*) FROM left_out_clients"), "0\n");
+  EXPECT_EQ(sqlite(dir.file("v4.db"),
+                   "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE "
+                   "'certificates_%' ORDER BY name"),
+            "certificates_by_expiry\ncertificates_ca\ncertificates_serial\ncertificates_sha1\n");
 }
 
 PublishRecord attempt(UnixTime at, const std::string& result) {

@@ -1,6 +1,8 @@
-// One database, five outputs: `status`, `status --json`, GET /api/v1/status, the status page and
-// /metrics must say the same about every certificate, because all of them are formatted from one
-// StatusSnapshot (agent/sync/status_service.h).
+// One database, six outputs: `status`, `status --json`, GET /api/v1/status, GET
+// /api/v1/certificates, the status page and /metrics must say the same about every certificate.
+// The first three format one StatusSnapshot (every chain built); the page, the certificates API
+// and /metrics read a page at a time with SQL and the clients the last render left out
+// (agent/sync/status_service.h).
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -20,6 +22,7 @@
 #include "agent/config/config.h"
 #include "agent/pki/certificate.h"
 #include "agent/sync/agent_control_service.h"
+#include "storage/certificate_page.h"
 #include "storage/certificate_repository.h"
 #include "storage/password.h"
 #include "tests/support/temp_dir.h"
@@ -86,6 +89,9 @@ class StatusAgreementTest : public ::testing::Test {
     }
     repository.setTrustState(sha256Of(blocked_), storage::TrustState::blocked, "test", "test",
                              unixNow());
+    // What the sync's render records (tests/agent/sync/incremental_sync_test.cpp checks that it
+    // does, and that the page then agrees with the full snapshot).
+    storage::recordLeftOutClients(database_, {sha1Of(expired_), sha1Of(stranger_)});
     settings_.listen = "127.0.0.1:0";
     settings_.api_token_sha256 = storage::sha256Hex(std::string_view(kToken));
     settings_.public_status = true;
@@ -96,6 +102,9 @@ class StatusAgreementTest : public ::testing::Test {
 
   static std::string sha256Of(const TestCertificate& certificate) {
     return agent::Certificate::fromDer(certificate.der(), "x").record().sha256;
+  }
+  static std::string sha1Of(const TestCertificate& certificate) {
+    return agent::Certificate::fromDer(certificate.der(), "x").record().sha1;
   }
 
   static constexpr const char* kToken = "agreement-token";
@@ -132,6 +141,8 @@ TEST_F(StatusAgreementTest, TextJsonApiPageAndMetricsShowTheSameEffectiveTrust) 
 
   const std::string api = get(server_->port(), "/api/v1/status", kToken);
   EXPECT_EQ(trustByCertificate(api), expected) << api;
+  const std::string api_page = get(server_->port(), "/api/v1/certificates?limit=1000", kToken);
+  EXPECT_EQ(trustByCertificate(api_page), expected) << api_page;
 
   // The same document: the same keys at the top, the API without the server's database path.
   const auto cli_root =

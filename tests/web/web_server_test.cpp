@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "agent/pki/certificate.h"
@@ -553,7 +554,9 @@ TEST_F(WebServerTest, EveryFormCarriesACsrfToken) {
   const std::string alice = sha256Of(alice_);
   ASSERT_EQ(http(port(), "POST", "/clients/" + alice + "/approve", "csrf=" + csrf, cookie).status,
             303);
-  const std::regex form("<form[^>]*>(.*?)</form>");
+  // Every form that posts; the search form is a GET, which changes nothing and must not put the
+  // token into URLs (history, logs).
+  const std::regex form("<form[^>]*method=\"post\"[^>]*>(.*?)</form>");
   const std::regex token_field("<input type=\"hidden\" name=\"csrf\" value=\"[0-9a-f]{64}\">");
   int forms = 0;
   for (const std::string& body : {login_page.body, http(port(), "GET", "/", "", cookie).body,
@@ -982,6 +985,153 @@ TEST_F(WebServerTest, TheWholeRequestHeadHasADeadlineAndASizeLimit) {
   EXPECT_EQ(std::string(answer, static_cast<std::size_t>(std::max(received, 0))).substr(0, 12),
             "HTTP/1.1 431");
   EXPECT_EQ(http(port(), "GET", "/healthz").status, 503) << "and the server serves on";
+}
+
+// `count` more pending clients (made up: only what the page shows), expiring one an hour from
+// tomorrow, held by a second store.
+void addManyClients(storage::Database& database, int count) {
+  std::vector<storage::StoreEntry> entries;
+  for (int i = 0; i < count; ++i) {
+    storage::StoreEntry entry;
+    const std::string name = "bulk-" + std::to_string(1000 + i);
+    entry.certificate.sha256 = sha256Hex("sha256 " + name);
+    entry.certificate.sha1 = sha256Hex("sha1 " + name).substr(0, 40);
+    entry.certificate.der = {0x30, 0x00};
+    entry.certificate.subject = "CN=" + name;
+    entry.certificate.issuer = "CN=Bulk CA";
+    entry.certificate.serial = std::to_string(1000 + i);
+    entry.certificate.not_before = unixNow() - 86400;
+    // Half an hour off the hour, so that no band's edge falls between two requests' clocks.
+    entry.certificate.not_after = unixNow() + 86400 + 1800 + i * 3600;
+    entry.certificate.key_type = "EC prime256v1";
+    entry.nickname = name;
+    entry.role = storage::CertificateRole::client;
+    entries.push_back(std::move(entry));
+  }
+  storage::CertificateRepository(database).applySnapshot({"bulk", "nss", "sql:/bulk", "manual"},
+                                                         entries, "bulk digest", unixNow());
+}
+
+std::size_t countOf(const std::string& text, const std::string& needle) {
+  std::size_t count = 0;
+  for (std::size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + needle.size())) {
+    ++count;
+  }
+  return count;
+}
+
+// README: the API pages the certificates (limit, cursor) and filters them as the page does; an
+// unusable query is a 400 that names the parameter.
+TEST_F(WebServerTest, TheCertificatesApiPagesAndFilters) {
+  addManyClients(database_, 250);
+  const std::map<std::string, std::string> token = {
+      {"Authorization", std::string("Bearer ") + kToken}};
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    const HttpResult page =
+        http(port(), "GET",
+             "/api/v1/certificates?limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor), "", "",
+             token);
+    ASSERT_EQ(page.status, 200) << page.body;
+    const auto root = Poco::JSON::Parser().parse(page.body).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(root->getValue<int>("matched"), 252);
+    const auto rows = root->getArray("certificates");
+    EXPECT_LE(rows->size(), 100u);
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+      seen.insert(rows->getObject(static_cast<unsigned>(i))->getValue<std::string>("sha256"));
+    }
+    cursor = root->getValue<std::string>("next_cursor");
+  } while (!cursor.empty() && ++pages < 10);
+  EXPECT_EQ(seen.size(), 252u) << "every certificate once: root, alice and 250 more";
+
+  const HttpResult one =
+      http(port(), "GET", "/api/v1/certificates?subject=BULK-1007&state=pending", "", "", token);
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_NE(one.body.find("\"subject\":\"CN=bulk-1007\""), std::string::npos) << one.body;
+  EXPECT_NE(one.body.find("\"matched\":1"), std::string::npos) << one.body;
+  const HttpResult serial = http(port(), "GET", "/api/v1/certificates?serial=1249", "", "", token);
+  EXPECT_NE(serial.body.find("\"subject\":\"CN=bulk-1249\""), std::string::npos) << serial.body;
+
+  for (const auto& [query, words] : std::vector<std::pair<std::string, std::string>>{
+           {"limit=0", "limit must be between 1 and 1000"},
+           {"limit=ten", "limit 'ten' is not a whole number"},
+           {"state=sleepy", "state 'sleepy'"},
+           {"cursor=nonsense", "cursor 'nonsense'"},
+           {"fingerprint=zz", "fingerprint 'zz'"},
+           {"order=random", "order 'random'"}}) {
+    const HttpResult refused = http(port(), "GET", "/api/v1/certificates?" + query, "", "", token);
+    EXPECT_EQ(refused.status, 400) << query;
+    EXPECT_NE(refused.body.find(words), std::string::npos) << query << ": " << refused.body;
+  }
+}
+
+// README: the page shows 100 certificates at a time, soonest expiry first, with the counts by
+// state and expiry band over all of them and a link to the next page.
+TEST_F(WebServerTest, ThePageShowsAHundredRowsTheCountsAndTheNextPage) {
+  addManyClients(database_, 250);
+  const auto [cookie, csrf] = logIn();
+  const HttpResult first = http(port(), "GET", "/", "", cookie);
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(countOf(first.body, "<tr data-sha256="), 100u);
+  EXPECT_NE(first.body.find("<span id=\"count-total\">252</span>"), std::string::npos);
+  EXPECT_NE(first.body.find("<span id=\"count-pending\">251</span>"), std::string::npos);
+  EXPECT_NE(first.body.find("<span id=\"matched\">252</span>"), std::string::npos);
+  std::smatch next;
+  ASSERT_TRUE(std::regex_search(first.body, next, std::regex("id=\"next-page\" href=\"([^\"]+)\"")))
+      << first.body;
+  std::string link = next[1].str();
+  for (std::size_t at = link.find("&amp;"); at != std::string::npos; at = link.find("&amp;")) {
+    link.replace(at, 5, "&");
+  }
+  const HttpResult second = http(port(), "GET", link, "", cookie);
+  EXPECT_EQ(countOf(second.body, "<tr data-sha256="), 100u);
+  EXPECT_NE(second.body.find("id=\"first-page\""), std::string::npos);
+
+  const HttpResult filtered = http(port(), "GET", "/?subject=bulk-1042", "", cookie);
+  EXPECT_EQ(countOf(filtered.body, "<tr data-sha256="), 1u);
+  EXPECT_NE(filtered.body.find("value=\"bulk-1042\""), std::string::npos) << "the search stays";
+  // The counts are kept between requests only while nothing they count changes.
+  ASSERT_EQ(
+      http(port(), "POST", "/clients/" + sha256Of(alice_) + "/approve", "csrf=" + csrf, cookie)
+          .status,
+      303);
+  const HttpResult after = http(port(), "GET", "/", "", cookie);
+  EXPECT_NE(after.body.find("<span id=\"count-pending\">250</span>"), std::string::npos);
+  EXPECT_NE(after.body.find("<span id=\"count-trusted\">1</span>"), std::string::npos);
+
+  const HttpResult refused = http(port(), "GET", "/?state=sleepy", "", cookie);
+  EXPECT_EQ(refused.status, 303) << "back to the page, saying why";
+  EXPECT_NE(refused.location.find("message="), std::string::npos);
+}
+
+// README: /metrics has an expiry series only for the [web] metrics_certificates soonest and
+// those within [web] metrics_expiry_days, and counts by state and band for all of them.
+TEST_F(WebServerTest, MetricsBoundTheSeriesPerCertificate) {
+  addManyClients(database_, 250);  // the soonest expires in a day
+  settings_.metrics_certificates = 5;
+  settings_.metrics_expiry_days = 1;
+  startServer();
+  const std::map<std::string, std::string> token = {
+      {"Authorization", std::string("Bearer ") + kToken}};
+  HttpResult metrics = http(port(), "GET", "/metrics", "", "", token);
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_EQ(countOf(metrics.body, "certbridge_certificate_expiry_seconds{"), 5u) << metrics.body;
+  for (const char* line : {"certbridge_certificates{trust=\"pending\"} 251",
+                           "certbridge_certificates{trust=\"none\"} 1",
+                           "certbridge_certificates_by_expiry{band=\"week\"} 144",
+                           "certbridge_certificates_by_expiry{band=\"month\"} 106",
+                           "certbridge_certificates_by_expiry{band=\"later\"} 2",
+                           "certbridge_certificates_by_expiry{band=\"expired\"} 0",
+                           "certbridge_certificate_soonest_expiry_timestamp_seconds "}) {
+    EXPECT_NE(metrics.body.find(line), std::string::npos) << line << "\n" << metrics.body;
+  }
+  settings_.metrics_expiry_days = 3;  // 48 bulk clients expire within 3 days
+  startServer();
+  metrics = http(port(), "GET", "/metrics", "", "", token);
+  EXPECT_EQ(countOf(metrics.body, "certbridge_certificate_expiry_seconds{"), 48u);
 }
 
 }  // namespace

@@ -2,9 +2,49 @@
 
 namespace certbridge::web {
 
+namespace {
+
+// The link to another page of the same search: the filters kept, `cursor` replaced.
+std::string pageLink(const storage::CertificateQuery& query, const std::string& cursor) {
+  std::string link = "/?";
+  for (const auto& [name, value] : {std::pair<const char*, std::string>{"subject", query.subject},
+                                    {"issuer", query.issuer},
+                                    {"serial", query.serial},
+                                    {"fingerprint", query.fingerprint},
+                                    {"state", query.state},
+                                    {"order", query.soonest_first ? "" : "latest"},
+                                    {"cursor", cursor}}) {
+    if (!value.empty()) {
+      link += std::string(name) + "=" + urlEncoded(value) + "&";
+    }
+  }
+  link.pop_back();  // the last '&', or the '?' of the first page
+  return link;
+}
+
+std::string textInput(const char* name, const char* label, const std::string& value) {
+  return fillHtml(
+      "<label>{label} <input type=\"search\" name=\"{name}\" id=\"search-{name}\" "
+      "value=\"{value}\"></label> ",
+      {{"label", label}, {"name", name}, {"value", value}});
+}
+
+std::string option(const std::string& value, const std::string& label, bool selected) {
+  return fillHtml(
+      "<option value=\"{value}\"{selected}>{label}</option>",
+      {{"value", value}, {"selected", RawHtml{selected ? " selected" : ""}}, {"label", label}});
+}
+
+}  // namespace
+
 WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
-                                 const std::string& message) {
-  const storage::StatusSnapshot snapshot = agent_.statusSnapshot();
+                                 const std::string& message,
+                                 const storage::CertificateQuery& query) {
+  // Everything but the certificates, then one page of those and the counts: the page costs the
+  // same with 100 certificates or 100,000.
+  const storage::StatusSnapshot snapshot = agent_.statusOverview();
+  const storage::CertificateSummary summary = agent_.certificateSummary();
+  const storage::CertificatePage certificates = agent_.certificatePage(query);
   const std::int64_t now = snapshot.now;
   const bool signed_in = identity.has_value() && !identity->csrf.empty();
   const std::string csrf = signed_in ? identity->csrf : "";
@@ -75,12 +115,74 @@ WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
         "<button type=\"submit\">Upload</button></form>";
   }
   body +=
-      "<h2>Certificates</h2><input type=\"search\" id=\"filter\" placeholder=\"Filter by "
-      "subject, issuer, serial, fingerprint, store or state\" aria-label=\"Filter\">"
+      "<h2>Certificates</h2><div class=\"summary\" id=\"certificate-summary\">"
+      "<div class=\"card\"><h3>By state</h3><ul>";
+  for (const auto& [state, count] : summary.by_state) {
+    body += fillHtml("<li>{state}: <span id=\"count-{id}\">{count}</span></li>",
+                     {{"state", state},
+                      {"id", state == "left out" ? "left-out" : state},
+                      {"count", std::to_string(count)}});
+  }
+  body += fillHtml(
+      "<li>total: <span id=\"count-total\">{total}</span></li></ul></div>"
+      "<div class=\"card\"><h3>By expiry</h3><ul>"
+      "<li><span class=\"band band-expired\">EXPIRED</span> {expired}</li>"
+      "<li><span class=\"band band-week\">under 7 days</span> {week}</li>"
+      "<li><span class=\"band band-month\">under 30 days</span> {month}</li>"
+      "<li><span class=\"band band-fine\">later</span> {later}</li></ul></div>"
+      "<div class=\"card\" id=\"next-to-expire\"><h3>Next to expire</h3><ul>",
+      {{"total", std::to_string(summary.total)},
+       {"expired", std::to_string(summary.expired)},
+       {"week", std::to_string(summary.within_week)},
+       {"month", std::to_string(summary.within_month)},
+       {"later", std::to_string(summary.later)}});
+  for (const storage::CertificateStatus& status : summary.next_to_expire) {
+    body += fillHtml("<li>{not_after}: {subject}</li>",
+                     {{"not_after", formatTime(status.view.certificate.not_after)},
+                      {"subject", status.view.certificate.subject}});
+  }
+  if (summary.next_to_expire.empty()) {
+    body += "<li>none</li>";
+  }
+  body += "</ul></div></div>";
+
+  // Searching runs in SQL over every certificate; the box under it filters the rows shown.
+  body += "<form method=\"get\" action=\"/\" id=\"search\">" +
+          textInput("subject", "Subject", query.subject) +
+          textInput("issuer", "Issuer", query.issuer) +
+          textInput("serial", "Serial", query.serial) +
+          textInput("fingerprint", "Fingerprint", query.fingerprint) +
+          "<label>State <select name=\"state\" id=\"search-state\">" +
+          option("", "any", query.state.empty());
+  for (const char* state : {"trusted", "left out", "pending", "blocked", "none"}) {
+    body += option(state, state, query.state == state);
+  }
+  body += "</select></label> <label>Order <select name=\"order\" id=\"search-order\">" +
+          option("", "soonest expiry first", query.soonest_first) +
+          option("latest", "latest expiry first", !query.soonest_first) +
+          "</select></label> <button type=\"submit\" id=\"search-submit\">Search</button> "
+          "<a href=\"/\">clear</a></form>";
+  body += fillHtml(
+      "<p id=\"paging\"><span id=\"matched\">{matched}</span> matching; showing {shown}. "
+      "{first}{next}</p>",
+      {{"matched", std::to_string(certificates.matched)},
+       {"shown", std::to_string(certificates.rows.size())},
+       {"first",
+        RawHtml{query.cursor.empty() ? std::string()
+                                     : "<a id=\"first-page\" href=\"" +
+                                           escapeHtml(pageLink(query, "")) + "\">First page</a> "}},
+       {"next", RawHtml{certificates.next_cursor.empty()
+                            ? std::string()
+                            : "<a id=\"next-page\" href=\"" +
+                                  escapeHtml(pageLink(query, certificates.next_cursor)) +
+                                  "\">Next " + std::to_string(query.limit) + "</a>"}}});
+  body +=
+      "<input type=\"search\" id=\"filter\" placeholder=\"Filter the rows shown\" "
+      "aria-label=\"Filter the rows shown\">"
       "<table id=\"certificates\"><thead><tr><th>Expiry</th><th>Days left</th>"
       "<th>Not after</th><th>Subject</th><th>Issuer</th><th>Serial</th><th>SHA-256</th>"
       "<th>Source</th><th>Role</th><th>Trust</th><th></th></tr></thead><tbody>";
-  for (const storage::CertificateStatus& status : snapshot.certificates) {
+  for (const storage::CertificateStatus& status : certificates.rows) {
     const storage::CertificateView& view = status.view;
     const std::int64_t days = storage::daysLeft(view.certificate.not_after, now);
     const auto [band_class, band_text] = expiryBand(days);

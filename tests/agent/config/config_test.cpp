@@ -176,6 +176,9 @@ TEST_F(ConfigTest, NumbersOutsideTheirDocumentedRangeAreRefused) {
       {"web", "session_timeout", "59", "from 60 to 2592000"},
       {"web", "threads", "65", "from 1 to 64"},
       {"web", "max_body", "67108865", "from 1 to 67108864"},
+      {"web", "metrics_certificates", "0", "from 1 to 100000"},
+      {"web", "metrics_certificates", "100001", "from 1 to 100000"},
+      {"web", "metrics_expiry_days", "3651", "from 1 to 3650"},
       {"storage", "busy_timeout_ms", "600001", "from 1 to 600000"},
       {"nginx", "command_timeout", "3601", "from 1 to 3600"},
       {"nginx", "command_timeout", "0", "from 1 to 3600"},
@@ -207,6 +210,16 @@ TEST_F(ConfigTest, NumbersOutsideTheirDocumentedRangeAreRefused) {
   EXPECT_NE(errorFor(store_ + "[crl]\nretry_initial = 600\nretry_max = 60\n")
                 .find("'crl.retry_max' is 60, less than crl.retry_initial (600)"),
             std::string::npos);
+}
+
+TEST_F(ConfigTest, MetricsSeriesDefaultToTheHundredSoonestAndAWeek) {
+  const AgentConfig defaults = loadConfig(write(store_));
+  EXPECT_EQ(defaults.web.metrics_certificates, 100);
+  EXPECT_EQ(defaults.web.metrics_expiry_days, 7);
+  const AgentConfig set = loadConfig(
+      write(store_ + "[web]\nmetrics_certificates = 100000\nmetrics_expiry_days = 3650\n"));
+  EXPECT_EQ(set.web.metrics_certificates, 100000);
+  EXPECT_EQ(set.web.metrics_expiry_days, 3650);
 }
 
 TEST_F(ConfigTest, CommandTimeoutDefaultsToThirtySeconds) {

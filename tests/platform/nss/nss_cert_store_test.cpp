@@ -74,7 +74,7 @@ class NssCertStoreTest : public ::testing::Test {
     const std::string file = dir_.file(nickname + ".pem");
     testing::writeFile(file, certificate.pem());
     const auto added = shell("certutil -A -d sql:" + db() + " -n " + testing::quoted(nickname) +
-                             " -t " + testing::quoted(trust) + " -i " + file);
+                             " -t " + testing::quoted(trust) + " -i " + testing::quoted(file));
     ASSERT_EQ(added.exit_code, 0) << added.output;
   }
 
@@ -215,6 +215,71 @@ TEST_F(NssCertStoreTest, DescribesItselfAndWatchesItsDirectory) {
   EXPECT_EQ(store.describe(), "nss:sql:" + db());
   EXPECT_EQ(store.watchLocations(), std::vector<std::string>{db()});
   EXPECT_THROW(NssCertStore("sql:"), StoreError);
+}
+
+// Everything a reader says about each certificate, in one comparable line per certificate,
+// sorted: readers may list in different orders.
+std::vector<std::string> describeAll(const StoreSnapshot& snapshot) {
+  std::vector<std::string> lines;
+  for (const StoreCertificate& certificate : snapshot.certificates) {
+    lines.push_back(testing::quoted(certificate.nickname) + " " +
+                    (certificate.trust.trusted_client_ca ? "T" : "-") +
+                    (certificate.trust.trusted_server_ca ? "C" : "-") +
+                    (certificate.trust.trusted_peer ? "P" : "-") + " " +
+                    std::string(certificate.der.begin(), certificate.der.end()));
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+// The PKCS#11 object readers must say exactly what NSS's certificate layer says (the reader
+// before issue 15), on a database with every trust letter certutil takes for SSL, odd nicknames,
+// several certificates with one subject, and a certificate deleted again.
+TEST_F(NssCertStoreTest, ObjectLevelReadersMatchTheCertificateLayer) {
+  const TestCertificate intermediate =
+      TestCertificate::issue({.common_name = "Issuing CA", .ca = true}, &root_);
+  // A renewed CA: the same subject with another key and serial.
+  const TestCertificate renewed_root =
+      TestCertificate::issue({.common_name = "Root", .ca = true}, nullptr);
+  const TestCertificate twin_a = TestCertificate::issue({.common_name = "twin"}, &intermediate);
+  const TestCertificate twin_b = TestCertificate::issue({.common_name = "twin"}, &intermediate);
+  const TestCertificate server =
+      TestCertificate::issue({.common_name = "server", .extended_key_usage = "serverAuth"}, &root_);
+  add(root_, "root", "CT,C,C");
+  add(renewed_root, "root renewed", "T,,");
+  add(intermediate, "issuing-ca", "c,,");
+  add(alice_, "Alice O'Brien (laptop) #1", "P,,");
+  add(twin_a, "twin a", ",,");
+  add(twin_b, "twin b", "p,,");
+  add(server, "ünïcødé ✓ server", "C,,");
+  const TestCertificate gone = TestCertificate::issue({.common_name = "gone"}, &intermediate);
+  add(gone, "gone", "P,,");
+  ASSERT_EQ(shell("certutil -D -d sql:" + db() + " -n gone").exit_code, 0);
+
+  const std::vector<std::string> certificate_layer =
+      describeAll(NssCertStore(db(), NssListing::certificate_layer).read());
+  ASSERT_EQ(certificate_layer.size(), 7u);
+  EXPECT_EQ(describeAll(NssCertStore(db(), NssListing::pkcs11_objects).read()), certificate_layer);
+  EXPECT_EQ(describeAll(NssCertStore(db(), NssListing::pkcs11_attribute_each).read()),
+            certificate_layer);
+  // And the default is one of them.
+  const StoreSnapshot snapshot = NssCertStore(db()).read();
+  EXPECT_EQ(describeAll(snapshot), certificate_layer);
+  EXPECT_TRUE(find(snapshot, "Alice O'Brien (laptop) #1").trust.trusted_peer);
+  EXPECT_TRUE(find(snapshot, "ünïcødé ✓ server").trust.trusted_server_ca);
+}
+
+TEST_F(NssCertStoreTest, ObjectLevelReaderSeesTrustChangedAfterImport) {
+  add(root_, "root", ",,");
+  add(alice_, "alice", ",,");
+  ASSERT_EQ(shell("certutil -M -d sql:" + db() + " -n root -t T,,").exit_code, 0);
+  ASSERT_EQ(shell("certutil -M -d sql:" + db() + " -n alice -t P,,").exit_code, 0);
+  const StoreSnapshot snapshot = NssCertStore(db(), NssListing::pkcs11_objects).read();
+  EXPECT_TRUE(find(snapshot, "root").trust.trusted_client_ca);
+  EXPECT_FALSE(find(snapshot, "root").trust.trusted_server_ca);
+  EXPECT_TRUE(find(snapshot, "alice").trust.trusted_peer);
+  EXPECT_EQ(describeAll(snapshot),
+            describeAll(NssCertStore(db(), NssListing::certificate_layer).read()));
 }
 
 TEST(OpenCertStore, CryptoApiStoresAreWindowsOnly) {
