@@ -184,9 +184,28 @@ void migrateToV4(Database& database) {
   }
 }
 
+// Version 5: the fleet (storage/fleet/). Which event of the fleet's log this host enforces, kept
+// in the same transaction as the decisions it applied, so that a crash never applies an event
+// twice or skips one; and, per applied trust event, the state it replaced here, so that an undo
+// of an event the fleet log knows no earlier state for returns to this host's own.
+void migrateToV5(Database& database) {
+  database.execute(R"sql(
+    CREATE TABLE fleet_position (
+      singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+      applied_event_id INTEGER NOT NULL,
+      applied_at INTEGER NOT NULL
+    );
+    CREATE TABLE fleet_event_effects (
+      event_id INTEGER PRIMARY KEY,
+      sha256 TEXT NOT NULL,
+      previous TEXT NOT NULL
+    );
+  )sql");
+}
+
 using MigrationStep = void (*)(Database&);
 constexpr std::array<MigrationStep, Database::kSchemaVersion> kMigrations = {
-    migrateToV1, migrateToV2, migrateToV3, migrateToV4};
+    migrateToV1, migrateToV2, migrateToV3, migrateToV4, migrateToV5};
 
 // The connection each thread works on, per Database, while it is inside read() or transaction().
 struct Scope {

@@ -1,0 +1,170 @@
+#include "storage/fleet/fleet_schema.h"
+
+#include <gtest/gtest.h>
+
+#include "storage/fleet/fleet_log.h"
+#include "storage/fleet/fleet_nodes.h"
+#include "tests/storage/fleet/fleet_fixture.h"
+#include "tests/support/shell.h"
+
+namespace certbridge::storage::fleet {
+namespace {
+
+// Every table, column, index, constraint and trigger of the certbridge schema, as text to
+// compare: equal text, equal schema.
+std::string describeSchema(const certbridge::testing::PostgresServer& server,
+                           const std::string& database) {
+  return server.psql(R"sql(
+      SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' ||
+             COALESCE(column_default, '')
+      FROM information_schema.columns WHERE table_schema = 'certbridge'
+      UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = 'certbridge'
+      UNION ALL SELECT conrelid::regclass || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+        WHERE connamespace = 'certbridge'::regnamespace
+      UNION ALL SELECT tgrelid::regclass || ' ' || pg_get_triggerdef(oid) FROM pg_trigger
+        WHERE NOT tgisinternal AND tgrelid::regclass::text LIKE 'certbridge.%'
+      ORDER BY 1)sql",
+                     database);
+}
+
+TEST_F(FleetTest, InitCreatesTheCurrentVersionAndASecondInitChangesNothing) {
+  PostgresConnection connection(conninfo());
+  EXPECT_EQ(FleetSchema::version(connection), FleetSchema::kVersion);
+  const std::string schema = describeSchema(server(), "fleet");
+  EXPECT_EQ(FleetSchema::migrate(connection), FleetSchema::kVersion);
+  EXPECT_EQ(describeSchema(server(), "fleet"), schema);
+  EXPECT_NO_THROW(FleetSchema::require(connection));
+}
+
+TEST_F(FleetTest, UpgradesFromEveryEarlierVersionToTheSchemaOfAFreshInit) {
+  const std::string fresh = describeSchema(server(), "fleet");
+  ASSERT_NE(fresh, "");
+  for (int version = 0; version < FleetSchema::kVersion; ++version) {
+    SCOPED_TRACE("from version " + std::to_string(version));
+    const std::string name = "fleet_v" + std::to_string(version);
+    server().createDatabase(name);
+    PostgresConnection connection(server().conninfo(name));
+    FleetSchema::migrate(connection, version);
+    ASSERT_EQ(FleetSchema::version(connection), version);
+    EXPECT_EQ(FleetSchema::migrate(connection), version);
+    EXPECT_EQ(FleetSchema::version(connection), FleetSchema::kVersion);
+    EXPECT_EQ(describeSchema(server(), name), fresh);
+  }
+}
+
+TEST_F(FleetTest, AnAgentIsToldToRunInitOnAnEmptyDatabase) {
+  server().createDatabase("empty");
+  PostgresConnection connection(server().conninfo("empty"));
+  EXPECT_EQ(FleetSchema::version(connection), 0);
+  try {
+    FleetSchema::require(connection);
+    FAIL() << "an empty database was accepted";
+  } catch (const FleetError& error) {
+    EXPECT_NE(std::string(error.what()).find("certbridge fleet init"), std::string::npos)
+        << error.what();
+    EXPECT_NE(std::string(error.what()).find("dbname=empty"), std::string::npos) << error.what();
+  }
+}
+
+TEST_F(FleetTest, ANewerSchemaIsRefusedAndLeftAsItWas) {
+  server().psql("UPDATE certbridge.schema_version SET version = 99", "fleet");
+  PostgresConnection connection(conninfo());
+  EXPECT_THROW(
+      {
+        try {
+          FleetSchema::migrate(connection);
+        } catch (const FleetError& error) {
+          EXPECT_NE(std::string(error.what()).find("schema version 99"), std::string::npos);
+          throw;
+        }
+      },
+      FleetError);
+  EXPECT_THROW(FleetSchema::require(connection), FleetError);
+  EXPECT_EQ(FleetSchema::version(connection), 99);
+}
+
+TEST_F(FleetTest, ARefusedConnectionNamesHostAndPortButNeverThePassword) {
+  const int closed_port = certbridge::testing::freeLoopbackPort();
+  const std::string conninfo = "host=127.0.0.1 port=" + std::to_string(closed_port) +
+                               " dbname=fleet user=agent password=hunter2-secret";
+  try {
+    PostgresConnection connection(conninfo);
+    FAIL() << "connected to a closed port";
+  } catch (const FleetError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("127.0.0.1"), std::string::npos) << message;
+    EXPECT_NE(message.find(std::to_string(closed_port)), std::string::npos) << message;
+    EXPECT_NE(message.find("refused"), std::string::npos) << message;
+    EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+  }
+}
+
+TEST_F(FleetTest, AWrongPasswordIsAClearErrorWithoutThePassword) {
+  const std::string conninfo = "host=127.0.0.1 port=" + std::to_string(server().port()) +
+                               " dbname=fleet user=postgres password=hunter2-secret";
+  try {
+    PostgresConnection connection(conninfo);
+    FAIL() << "a wrong password was accepted";
+  } catch (const FleetError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("password authentication failed"), std::string::npos) << message;
+    EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+  }
+}
+
+TEST_F(FleetTest, AnUnparsableConninfoIsRefusedWithoutQuotingIt) {
+  try {
+    PostgresConnection connection("host=127.0.0.1 password hunter2-secret");
+    FAIL() << "a malformed conninfo was accepted";
+  } catch (const FleetError& error) {
+    EXPECT_NE(std::string(error.what()).find("[fleet] postgres"), std::string::npos);
+    EXPECT_EQ(std::string(error.what()).find("hunter2"), std::string::npos) << error.what();
+  }
+}
+
+TEST_F(FleetTest, AUriWithThePasswordInPGPASSFILEConnects) {
+  ASSERT_EQ(::setenv("PGPASSFILE", server().passfile().c_str(), 1), 0);
+  PostgresConnection connection("postgresql://postgres@127.0.0.1:" +
+                                std::to_string(server().port()) + "/fleet?sslmode=disable");
+  ::unsetenv("PGPASSFILE");
+  EXPECT_EQ(FleetSchema::version(connection), FleetSchema::kVersion);
+  EXPECT_EQ(connection.name().find("password"), std::string::npos);
+  EXPECT_NE(connection.name().find("port=" + std::to_string(server().port())), std::string::npos);
+}
+
+// The role SQL the README shows: an agent can do its whole job with it, and cannot rewrite
+// history or the schema.
+TEST_F(FleetTest, TheLeastPrivilegeRoleDoesAnAgentsJobAndNoMore) {
+  server().psql(certbridge::testing::readFile(certbridge::testing::sourceDir() +
+                                              "/storage/fleet/agent_role.sql"),
+                "fleet");
+  server().psql("ALTER ROLE certbridge_agent PASSWORD 'agent-secret'");
+  certbridge::testing::writeFile(server().passfile(),
+                                 certbridge::testing::readFile(server().passfile()) +
+                                     "127.0.0.1:*:*:certbridge_agent:agent-secret\n");
+  const std::string agent_conninfo = "host=127.0.0.1 port=" + std::to_string(server().port()) +
+                                     " dbname=fleet user=certbridge_agent sslmode=disable " +
+                                     "passfile=" + server().passfile();
+  PostgresConnection connection(agent_conninfo);
+  EXPECT_NO_THROW(FleetSchema::require(connection));
+  FleetLog log(connection);
+  const FleetEvent approved =
+      log.appendDecision(FleetEventKind::approve, std::string(64, 'a'), "alice", "a", "::1");
+  EXPECT_NO_THROW(log.appendUndo(approved.id, "alice", "a", "::1"));
+  EXPECT_EQ(log.readAfter(0, 10).size(), 2U);
+  FleetNodes nodes(connection);
+  EXPECT_NO_THROW(nodes.heartbeat({.node = "a", .applied_event_id = approved.id}));
+  EXPECT_NO_THROW(nodes.heartbeat({.node = "a", .applied_event_id = approved.id + 1}));
+  EXPECT_NO_THROW(nodes.replaceInventory(
+      "a", {{std::string(64, 'b'), "CN=b", "CN=ca", "client", "trusted", "main/b", 2000000000}}));
+  EXPECT_NO_THROW(nodes.replaceInventory("a", {}));
+
+  EXPECT_THROW(connection.execute("UPDATE certbridge.events SET actor = 'mallory'"), FleetError);
+  EXPECT_THROW(connection.execute("DELETE FROM certbridge.events"), FleetError);
+  EXPECT_THROW(connection.execute("CREATE TABLE certbridge.extra (x int)"), FleetError);
+  // Not even the owner rewrites the log.
+  EXPECT_THROW(server().psql("DELETE FROM certbridge.events", "fleet"), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace certbridge::storage::fleet
