@@ -51,7 +51,7 @@ PostgresServer::PostgresServer(const PostgresTls& tls)
   std::filesystem::create_directories(server_dir);
   const std::string password_file = directory_.file("superuser-password");
   writeFile(password_file, std::string(kSuperuserPassword) + "\n");
-  writeFile(passfile(), "127.0.0.1:*:*:postgres:" + std::string(kSuperuserPassword) + "\n");
+  writeFile(passfile(), "*:*:*:postgres:" + std::string(kSuperuserPassword) + "\n");
   ::chmod(passfile().c_str(), 0600);  // libpq ignores a passfile others may read
   if (::geteuid() == 0) {
     check(shell("chown " + std::string(kServerUser) + " " + quoted(server_dir.string()) + " " +

@@ -168,3 +168,55 @@ TEST_F(FleetTest, TheLeastPrivilegeRoleDoesAnAgentsJobAndNoMore) {
 
 }  // namespace
 }  // namespace certbridge::storage::fleet
+
+namespace certbridge::storage::fleet {
+namespace {
+
+using certbridge::testing::TestCertificate;
+
+// sslmode=verify-full against a server whose certificate a test CA issued for "localhost": the
+// connection is encrypted and the server proven; another CA, or another host name, is refused
+// with libpq's reason.
+TEST(FleetTls, VerifyFullConnectsToTheRightServerAndRefusesAnyOther) {
+  // No EKU on the CA: OpenSSL holds a CA's EKU against the purpose of what it issues.
+  const TestCertificate ca = TestCertificate::issue(
+      {.common_name = "Fleet test CA", .ca = true, .extended_key_usage = ""}, nullptr);
+  const TestCertificate other_ca =
+      TestCertificate::issue({.common_name = "Another CA", .ca = true}, nullptr);
+  const TestCertificate server_certificate =
+      TestCertificate::issue({.common_name = "localhost", .extended_key_usage = "serverAuth"}, &ca);
+  certbridge::testing::PostgresServer server(
+      {.certificate_pem = server_certificate.pem(), .key_pem = server_certificate.keyPem()});
+  const std::string ca_file = server.directory().file("ca.pem");
+  const std::string other_ca_file = server.directory().file("other-ca.pem");
+  certbridge::testing::writeFile(ca_file, ca.pem());
+  certbridge::testing::writeFile(other_ca_file, other_ca.pem());
+  const auto conninfo = [&](const std::string& host, const std::string& root) {
+    return "host=" + host + " hostaddr=127.0.0.1 port=" + std::to_string(server.port()) +
+           " dbname=postgres user=postgres passfile=" + server.passfile() +
+           " sslmode=verify-full sslrootcert=" + root;
+  };
+
+  PostgresConnection connection(conninfo("localhost", ca_file));
+  EXPECT_EQ(connection.run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").text(0, 0),
+            "t");
+  EXPECT_NO_THROW(FleetSchema::migrate(connection));
+
+  try {
+    PostgresConnection refused(conninfo("localhost", other_ca_file));
+    FAIL() << "a server certificate from another CA was accepted";
+  } catch (const FleetError& error) {
+    EXPECT_NE(std::string(error.what()).find("certificate verify failed"), std::string::npos)
+        << error.what();
+  }
+  try {
+    PostgresConnection refused(conninfo("edge.invalid", ca_file));
+    FAIL() << "a server certificate for another host name was accepted";
+  } catch (const FleetError& error) {
+    EXPECT_NE(std::string(error.what()).find("does not match host name"), std::string::npos)
+        << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace certbridge::storage::fleet
