@@ -1,6 +1,15 @@
 #include "storage/fleet/fleet_schema.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
 
 #include "storage/fleet/fleet_log.h"
 #include "storage/fleet/fleet_nodes.h"
@@ -50,6 +59,54 @@ TEST_F(FleetTest, UpgradesFromEveryEarlierVersionToTheSchemaOfAFreshInit) {
     EXPECT_EQ(FleetSchema::version(connection), FleetSchema::kVersion);
     EXPECT_EQ(describeSchema(server(), name), fresh);
   }
+}
+
+TEST_F(FleetTest, TwoInitsAtOnceTakeTurns) {
+  server().createDatabase("racing");
+  std::vector<std::thread> inits;
+  std::atomic<int> failures{0};
+  for (int index = 0; index < 2; ++index) {
+    inits.emplace_back([&] {
+      try {
+        PostgresConnection connection(server().conninfo("racing"));
+        FleetSchema::migrate(connection);
+      } catch (const FleetError&) {
+        ++failures;
+      }
+    });
+  }
+  for (std::thread& init : inits) {
+    init.join();
+  }
+  EXPECT_EQ(failures, 0);
+  PostgresConnection connection(server().conninfo("racing"));
+  EXPECT_EQ(FleetSchema::version(connection), FleetSchema::kVersion);
+  EXPECT_EQ(describeSchema(server(), "racing"), describeSchema(server(), "fleet"));
+}
+
+// A server that takes the TCP connection but never answers (a hung database) does not hang the
+// caller: libpq gives up after connect_timeout, 5 s unless the conninfo says otherwise.
+TEST(FleetConnection, AServerThatNeverAnswersIsGivenUpOn) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string port = std::to_string(ntohs(address.sin_port));
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    PostgresConnection connection("host=127.0.0.1 port=" + port + " dbname=fleet user=agent");
+    FAIL() << "connected to a server that never answered";
+  } catch (const FleetError& error) {
+    EXPECT_NE(std::string(error.what()).find("timeout"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("port=" + port), std::string::npos) << error.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(60));
+  ::close(listener);
 }
 
 TEST_F(FleetTest, AnAgentIsToldToRunInitOnAnEmptyDatabase) {
@@ -162,8 +219,13 @@ TEST_F(FleetTest, TheLeastPrivilegeRoleDoesAnAgentsJobAndNoMore) {
   EXPECT_THROW(connection.execute("UPDATE certbridge.events SET actor = 'mallory'"), FleetError);
   EXPECT_THROW(connection.execute("DELETE FROM certbridge.events"), FleetError);
   EXPECT_THROW(connection.execute("CREATE TABLE certbridge.extra (x int)"), FleetError);
+  EXPECT_THROW(connection.execute("ALTER TABLE certbridge.nodes ADD COLUMN x int"), FleetError);
   // Not even the owner rewrites the log.
   EXPECT_THROW(server().psql("DELETE FROM certbridge.events", "fleet"), std::runtime_error);
+  EXPECT_THROW(server().psql("UPDATE certbridge.events SET actor = 'x'", "fleet"),
+               std::runtime_error);
+  EXPECT_THROW(server().psql("TRUNCATE certbridge.events CASCADE", "fleet"), std::runtime_error);
+  EXPECT_EQ(server().psql("SELECT count(*) FROM certbridge.events", "fleet"), "2\n");
 }
 
 }  // namespace
