@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "storage/fleet/postgres.h"
 
@@ -22,6 +23,7 @@ class FleetListener {
   std::int64_t waitForAppend(std::chrono::milliseconds timeout);
 
   const std::string& name() const { return connection_.name(); }
+  std::vector<std::string> takeNotices() { return connection_.takeNotices(); }
 
  private:
   std::int64_t takeNotifications();

@@ -20,6 +20,15 @@ std::string oneLine(const char* message) {
   return text;
 }
 
+void keepNotice(void* notices, const char* message) {
+  auto& kept = *static_cast<std::deque<std::string>*>(notices);
+  constexpr std::size_t kKept = 20;
+  if (kept.size() == kKept) {
+    kept.pop_front();
+  }
+  kept.push_back(oneLine(message));
+}
+
 }  // namespace
 
 std::string describeConninfo(const std::string& conninfo) {
@@ -68,7 +77,7 @@ std::optional<std::int64_t> PostgresResult::optionalInteger(int row, int column)
 }
 
 PostgresConnection::PostgresConnection(const std::string& conninfo)
-    : name_(describeConninfo(conninfo)) {
+    : name_(describeConninfo(conninfo)), notices_(std::make_unique<std::deque<std::string>>()) {
   // Keywords before "dbname" are defaults that the expanded conninfo overrides.
   const std::array<const char*, 4> keywords = {"connect_timeout", "application_name", "dbname",
                                                nullptr};
@@ -80,6 +89,13 @@ PostgresConnection::PostgresConnection(const std::string& conninfo)
   if (PQstatus(connection_.get()) != CONNECTION_OK) {
     fail("cannot connect");
   }
+  PQsetNoticeProcessor(connection_.get(), keepNotice, notices_.get());
+}
+
+std::vector<std::string> PostgresConnection::takeNotices() {
+  std::vector<std::string> taken(notices_->begin(), notices_->end());
+  notices_->clear();
+  return taken;
 }
 
 void PostgresConnection::fail(const std::string& what) const {

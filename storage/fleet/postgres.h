@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -77,8 +78,15 @@ class PostgresConnection {
 
   [[noreturn]] void fail(const std::string& what) const;
 
+  // What the server said outside any answer (warnings, "terminating connection due to
+  // administrator command"), oldest first, at most the last 20; taken out by the call. libpq
+  // would print them to standard error, past the agent's log; the caller logs them instead.
+  std::vector<std::string> takeNotices();
+
  private:
   std::string name_;
+  // On the heap so that its address, which libpq keeps, survives a move of the connection.
+  std::unique_ptr<std::deque<std::string>> notices_;
   PgConnPtr connection_;
 };
 
