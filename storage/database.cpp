@@ -186,8 +186,10 @@ void migrateToV4(Database& database) {
 
 // Version 5: the fleet (storage/fleet/). Which event of the fleet's log this host enforces, kept
 // in the same transaction as the decisions it applied, so that a crash never applies an event
-// twice or skips one; and, per applied trust event, the state it replaced here, so that an undo
-// of an event the fleet log knows no earlier state for returns to this host's own.
+// twice or skips one; per applied trust event, the state it replaced here, so that an undo of an
+// event the fleet log knows no earlier state for returns to this host's own; and the fleet's
+// latest decision on each certificate, so that one this host does not hold yet gets it, not its
+// store's policy, when it appears.
 void migrateToV5(Database& database) {
   database.execute(R"sql(
     CREATE TABLE fleet_position (
@@ -199,6 +201,11 @@ void migrateToV5(Database& database) {
       event_id INTEGER PRIMARY KEY,
       sha256 TEXT NOT NULL,
       previous TEXT NOT NULL
+    );
+    CREATE TABLE fleet_decisions (
+      sha256 TEXT PRIMARY KEY,
+      state TEXT NOT NULL CHECK (state IN ('trusted', 'blocked', 'pending')),
+      event_id INTEGER NOT NULL
     );
   )sql");
 }

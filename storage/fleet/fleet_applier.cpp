@@ -36,6 +36,17 @@ bool isActiveUpload(Database& database, const std::string& sha256) {
   return select.step();
 }
 
+void rememberFleetDecision(Database& database, const FleetEvent& event, const std::string& state) {
+  database
+      .prepare(R"sql(
+      INSERT INTO fleet_decisions (sha256, state, event_id) VALUES (?, ?, ?)
+      ON CONFLICT (sha256) DO UPDATE SET state = excluded.state, event_id = excluded.event_id)sql")
+      .bind(1, event.sha256)
+      .bind(2, state)
+      .bind(3, event.id)
+      .run();
+}
+
 void rememberEffect(Database& database, const FleetEvent& event, const std::string& previous) {
   database
       .prepare(
@@ -68,9 +79,18 @@ void FleetApplier::applyOne(const FleetEvent& event, FleetApplyOutcome& outcome)
                                 toString(event.kind) + ": " + reason});
     ++outcome.skipped;
   };
-  const auto decide = [&](TrustState state) {
+  // `fleet_decided`: the state is the fleet's (remembered for certificates that come later),
+  // not this host's own.
+  const auto decide = [&](TrustState state, bool fleet_decided = true) {
+    if (fleet_decided) {
+      rememberFleetDecision(database_, event, toString(state));
+    }
     if (!holdsCertificate(database_, event.sha256)) {
-      skip("this host holds no certificate with this fingerprint");
+      AuditLog(database_).append(
+          {event.at, event.actor, origin, "fleet.deferred", event.sha256,
+           toString(event.kind) + ": this host holds no certificate with this fingerprint yet; " +
+               toString(state) + " when a store brings it"});
+      ++outcome.deferred;
       return;
     }
     rememberEffect(database_, event, currentState(database_, event.sha256));
@@ -94,15 +114,22 @@ void FleetApplier::applyOne(const FleetEvent& event, FleetApplyOutcome& outcome)
         skip("the certificate's SHA-256 is " + record->sha256 + ", not the event's");
         return;
       }
+      rememberFleetDecision(database_, event, "trusted");
       rememberEffect(database_, event, currentState(database_, event.sha256));
       certificates.addUpload(*record, event.actor, origin, event.at);
       ++outcome.applied;
       return;
     }
     case FleetEventKind::undo: {
-      std::string restores = event.restores;
-      if (restores.empty()) {
-        // The log knew nothing before the undone event: back to what this host had then.
+      if (event.restores.empty() || event.restores == "withdrawn") {
+        // The log knew nothing before the undone event: the fleet has no decision on the
+        // certificate any more.
+        database_.prepare("DELETE FROM fleet_decisions WHERE sha256 = ?")
+            .bind(1, event.sha256)
+            .run();
+      }
+      if (event.restores.empty()) {
+        // Back to what this host had before the undone event.
         Statement effect =
             database_.prepare("SELECT previous FROM fleet_event_effects WHERE event_id = ?");
         effect.bind(1, event.undoes);
@@ -110,9 +137,12 @@ void FleetApplier::applyOne(const FleetEvent& event, FleetApplyOutcome& outcome)
           skip("event " + std::to_string(event.undoes) + " was not applied here");
           return;
         }
-        restores = effect.text(0).empty() ? "pending" : effect.text(0);
+        const std::string previous = effect.text(0);
+        effect.reset();
+        decide(previous.empty() ? TrustState::pending : trustStateFromString(previous), false);
+        return;
       }
-      if (restores == "withdrawn") {
+      if (event.restores == "withdrawn") {
         if (!isActiveUpload(database_, event.sha256)) {
           skip("the certificate is not an active upload here");
           return;
@@ -121,7 +151,7 @@ void FleetApplier::applyOne(const FleetEvent& event, FleetApplyOutcome& outcome)
         ++outcome.applied;
         return;
       }
-      decide(trustStateFromString(restores));
+      decide(trustStateFromString(event.restores));
       return;
     }
   }
@@ -167,6 +197,7 @@ FleetApplyOutcome FleetApplier::catchUp(FleetLog& log, UnixTime now, int batch) 
     }
     const FleetApplyOutcome outcome = apply(events, now);
     total.applied += outcome.applied;
+    total.deferred += outcome.deferred;
     total.skipped += outcome.skipped;
     total.applied_event_id = outcome.applied_event_id;
   }

@@ -12,8 +12,9 @@
 namespace certbridge::storage::fleet {
 
 struct FleetApplyOutcome {
-  int applied = 0;  // events that changed, or confirmed, a decision here
-  int skipped = 0;  // events that cannot apply here (see FleetApplier), each in the audit log
+  int applied = 0;   // events that changed, or confirmed, a decision here
+  int deferred = 0;  // decisions on certificates this host does not hold yet (see FleetApplier)
+  int skipped = 0;   // events that cannot apply here (see FleetApplier), each in the audit log
   std::int64_t applied_event_id = 0;  // the position afterwards
 };
 
@@ -23,9 +24,13 @@ struct FleetApplyOutcome {
 // in the same transaction as what it applied: a crash, kill -9 included, leaves either a whole
 // batch applied and remembered or none of it, and applying again is a no-op.
 //
-// An event that cannot apply here (a decision on a certificate this host does not hold, an
-// upload that does not decode, an undo with nothing to return to) is skipped with an audit
-// entry "fleet.skipped" saying why; it never stops the events after it. A failure of the local
+// The fleet's latest decision on each certificate is also kept (table fleet_decisions): a
+// decision on a certificate this host does not hold yet is "deferred" (audit entry
+// "fleet.deferred") and becomes that certificate's first decision when a store sync brings it,
+// instead of the store's policy, so a client blocked anywhere is not trusted here because its
+// certificate reached this host's store later. An event that cannot apply here (an upload that
+// does not decode, an undo of an event not applied here) is skipped with an audit entry
+// "fleet.skipped" saying why; it never stops the events after it. A failure of the local
 // database throws StorageError and applies nothing of the batch.
 //
 // Borrows the Database; as thread-safe as the Database (batches take turns on its writer).

@@ -47,6 +47,7 @@ class FleetApplierTest : public FleetTest {
                " SELECT sha256, store_name, gone_at FROM certificate_sources ORDER BY 1, 2;"
                " SELECT applied_event_id FROM fleet_position;"
                " SELECT * FROM fleet_event_effects ORDER BY 1;"
+               " SELECT * FROM fleet_decisions ORDER BY 1;"
                " SELECT at, actor, origin, action, target, detail, previous FROM audit_log"
                " ORDER BY id;\"")
         .output;
@@ -156,18 +157,56 @@ TEST_F(FleetApplierTest, WhatCannotApplyHereIsSkippedWithAnAuditEntryAndTheRestA
   holdClients(database);
   FleetApplier applier(database, decodeCertificate);
   const FleetApplyOutcome outcome = applier.catchUp(log, 200);
-  EXPECT_EQ(outcome.skipped, 2);
+  EXPECT_EQ(outcome.deferred, 1);
+  EXPECT_EQ(outcome.skipped, 1);
   EXPECT_EQ(outcome.applied, 1);
   EXPECT_EQ(outcome.applied_event_id, last.id);
   EXPECT_EQ(trustOf(database, clients_[0].sha256), TrustState::trusted);
-  int skipped = 0;
+  std::vector<std::string> noted;
   for (const AuditEntry& entry : AuditLog(database).recent(100)) {
-    if (entry.action == "fleet.skipped") {
-      ++skipped;
-      EXPECT_FALSE(entry.detail.empty());
+    if (entry.action.starts_with("fleet.")) {
+      noted.push_back(entry.action + " " + entry.target + " " + entry.detail);
     }
   }
-  EXPECT_EQ(skipped, 2);
+  ASSERT_EQ(noted.size(), 2U);
+  EXPECT_NE(noted[0].find("fleet.skipped"), std::string::npos) << noted[0];
+  EXPECT_NE(noted[0].find("not a usable client certificate"), std::string::npos) << noted[0];
+  EXPECT_NE(noted[1].find("fleet.deferred " + stranger), std::string::npos) << noted[1];
+}
+
+// A client blocked in the fleet before its certificate reached this host's store is blocked
+// here when it arrives, whatever the store's policy says; once that block is undone (and the
+// log knew nothing before it), the policy decides again for certificates that come later.
+TEST_F(FleetApplierTest, ADecisionOnACertificateNotHeldYetIsItsFirstDecisionWhenItArrives) {
+  PostgresConnection connection(conninfo());
+  FleetLog log(connection);
+  const FleetEvent blocked =
+      log.appendDecision(FleetEventKind::block, clients_[0].sha256, "ann", "edge-1", "");
+  const CertificateRecord late = decodeCertificate(clientCertificate("late", *ca_).der());
+  const FleetEvent blocked_late =
+      log.appendDecision(FleetEventKind::block, late.sha256, "ann", "edge-1", "");
+  log.appendUndo(blocked_late.id, "ann", "edge-1", "");
+
+  Database database(local_.file("host.db"));
+  FleetApplier applier(database, decodeCertificate);
+  const FleetApplyOutcome outcome = applier.catchUp(log, 200);
+  EXPECT_EQ(outcome.deferred, 2);
+  EXPECT_EQ(outcome.skipped, 1);  // the undo: nothing of the deferred block was applied here
+
+  std::vector<StoreEntry> entries;
+  for (const CertificateRecord& client : {clients_[0], clients_[1], late}) {
+    entries.push_back({client, client.subject, CertificateRole::client});
+  }
+  CertificateRepository(database).applySnapshot({"main", "nss", "sql:/etc/pki/nssdb", "auto"},
+                                                entries, "digest", 300);
+  EXPECT_EQ(trustOf(database, clients_[0].sha256), TrustState::blocked);
+  EXPECT_EQ(trustOf(database, clients_[1].sha256), TrustState::trusted);
+  EXPECT_EQ(trustOf(database, late.sha256), TrustState::trusted);
+  const std::vector<AuditEntry> audit = AuditLog(database).recent(100);
+  EXPECT_TRUE(std::any_of(audit.begin(), audit.end(), [&](const AuditEntry& entry) {
+    return entry.target == clients_[0].sha256 && entry.action == "trust.blocked" &&
+           entry.actor == "fleet #" + std::to_string(blocked.id) && entry.origin == "store:main";
+  }));
 }
 
 // Two hosts apply the same log, written by two writers racing: they end identical, and what the
