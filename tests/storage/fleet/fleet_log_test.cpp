@@ -221,5 +221,42 @@ TEST_F(FleetTest, HeartbeatsShowEachNodesLagAndInventoriesTheFleetsSoonestExpiri
       FleetError);
 }
 
+// Subjects are RFC 2253 text: commas, quotes, backslashes, braces, and "NULL" as a name.
+TEST_F(FleetTest, AnInventoryOfThousandsWithAwkwardNamesComesBackAsItWent) {
+  PostgresConnection connection(conninfo());
+  FleetNodes nodes(connection);
+  nodes.heartbeat({.node = "edge-1"});
+  const std::vector<std::string> awkward = {R"(CN=a\,b,O=x)",
+                                            R"(CN="quoted")",
+                                            R"(CN=back\slash)",
+                                            "CN={braces}",
+                                            "NULL",
+                                            "",
+                                            "CN=caf\xc3\xa9 \xe2\x9c\x93",
+                                            " leading and trailing "};
+  std::vector<InventoryEntry> entries;
+  for (int index = 0; index < 3000; ++index) {
+    char sha256[65];
+    std::snprintf(sha256, sizeof(sha256), "%064d", index);
+    const std::string& name = awkward[static_cast<std::size_t>(index) % awkward.size()];
+    entries.push_back({sha256, name, name + "-issuer", "client", index % 2 == 0 ? "trusted" : "",
+                       "main/" + name, 2000000000 + index});
+  }
+  nodes.replaceInventory("edge-1", entries);
+  const std::vector<InventoryEntry> back = nodes.inventory("edge-1");
+  ASSERT_EQ(back.size(), entries.size());
+  for (std::size_t index = 0; index < entries.size(); ++index) {
+    SCOPED_TRACE(index);
+    EXPECT_EQ(back[index].sha256, entries[index].sha256);
+    EXPECT_EQ(back[index].subject, entries[index].subject);
+    EXPECT_EQ(back[index].issuer, entries[index].issuer);
+    EXPECT_EQ(back[index].trust, entries[index].trust);
+    EXPECT_EQ(back[index].sources, entries[index].sources);
+    EXPECT_EQ(back[index].not_after, entries[index].not_after);
+  }
+  nodes.replaceInventory("edge-1", {});
+  EXPECT_TRUE(nodes.inventory("edge-1").empty());
+}
+
 }  // namespace
 }  // namespace certbridge::storage::fleet
