@@ -1,6 +1,6 @@
 #include <iostream>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> arguments(argv + 1, argv + argc);

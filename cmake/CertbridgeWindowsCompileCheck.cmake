@@ -20,11 +20,10 @@ foreach(spelling Winsock2.h WS2tcpip.h Windows.h Iphlpapi.h Iptypes.h IPHlpApi.h
   endif()
 endforeach()
 
-file(GLOB compiled_for_windows
-  "${PROJECT_SOURCE_DIR}/storage/*.cpp"
-  "${PROJECT_SOURCE_DIR}/web/*.cpp"
-  "${PROJECT_SOURCE_DIR}/agent/*.cpp"
-  "${PROJECT_SOURCE_DIR}/agent/windows/*.cpp")
+file(GLOB compiled_for_windows "${PROJECT_SOURCE_DIR}/storage/*.cpp")
+file(GLOB_RECURSE compiled_for_windows_in_rooms "${PROJECT_SOURCE_DIR}/web/*.cpp"
+     "${PROJECT_SOURCE_DIR}/agent/*.cpp")
+list(APPEND compiled_for_windows ${compiled_for_windows_in_rooms})
 list(REMOVE_ITEM compiled_for_windows "${PROJECT_SOURCE_DIR}/agent/main.cpp")
 add_library(certbridge_windows_compile_check OBJECT ${compiled_for_windows})
 target_include_directories(certbridge_windows_compile_check SYSTEM PRIVATE "${foreign}")

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "storage/status_snapshot.h"
+
 namespace certbridge::web {
 
 // Input from a person that cannot be used (a malformed upload, an unknown state); the message
@@ -33,6 +35,9 @@ class AgentControl {
 
   // Why certificates were left out at the last render (expired, no chain, revoked, …).
   virtual std::vector<std::string> currentWarnings() = 0;
+  // The status as the agent enforces it, read in one read transaction, with currentWarnings()
+  // and without the database's path: what the status page, /api/v1/status and /metrics show.
+  virtual storage::StatusSnapshot statusSnapshot() = 0;
 };
 
 }  // namespace certbridge::web

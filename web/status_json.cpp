@@ -1,6 +1,6 @@
 #include "web/status_json.h"
 
-#include <cstdio>
+#include <Poco/JSON/Array.h>
 
 namespace certbridge::web {
 
@@ -65,43 +65,48 @@ Poco::JSON::Object crlJson(const storage::CrlFetchState& fetch,
   return entry;
 }
 
-namespace {
-
-// "3d04h" from a day on, "5h07m" below.
-std::string duration(std::int64_t seconds) {
-  const char* sign = seconds < 0 ? "-" : "";
-  seconds = seconds < 0 ? -seconds : seconds;
-  char text[48];
-  if (seconds >= 86400) {
-    std::snprintf(text, sizeof(text), "%s%lldd%02lldh", sign,
-                  static_cast<long long>(seconds / 86400),
-                  static_cast<long long>(seconds % 86400 / 3600));
-  } else {
-    std::snprintf(text, sizeof(text), "%s%lldh%02lldm", sign,
-                  static_cast<long long>(seconds / 3600),
-                  static_cast<long long>(seconds % 3600 / 60));
+Poco::JSON::Object statusDocument(const storage::StatusSnapshot& snapshot) {
+  Poco::JSON::Object root;
+  if (!snapshot.database_path.empty()) {
+    root.set("database", snapshot.database_path);
   }
-  return text;
-}
-
-}  // namespace
-
-std::string crlMessage(const storage::CrlFetchState& fetch,
-                       const std::optional<storage::CrlRecord>& crl, const std::string& level,
-                       storage::UnixTime now) {
-  std::string message;
-  if (!crl) {
-    message = "no CRL held" + (fetch.last_error.empty() ? "" : ": " + fetch.last_error);
-  } else if (level == "error" && crl->next_update) {
-    message = "CRL expired " + duration(now - *crl->next_update) + " ago";
-  } else if (level == "warning" && crl->next_update) {
-    message = "CRL expires in " + duration(*crl->next_update - now);
+  root.set("now", snapshot.now);
+  root.set("healthy", snapshot.healthy());
+  Poco::JSON::Array stores;
+  for (const storage::StoreStatus& store : snapshot.stores) {
+    stores.add(storeJson(store));
   }
-  if (level != "error" && fetch.last_result == "failed") {
-    message +=
-        (message.empty() ? "" : "; ") + std::string("last fetch failed: ") + fetch.last_error;
+  root.set("stores", stores);
+  if (snapshot.last_change) {
+    root.set("last_publish", publishJson(*snapshot.last_change));
   }
-  return message;
+  Poco::JSON::Array crls;
+  for (const storage::CrlStatus& status : snapshot.crls) {
+    Poco::JSON::Object entry =
+        crlJson(status.fetch, status.crl, status.ca_subject, status.level, snapshot.now);
+    entry.set("message", status.message);
+    crls.add(entry);
+  }
+  root.set("crls", crls);
+  Poco::JSON::Array warnings;
+  for (const std::string& warning : snapshot.warnings) {
+    warnings.add(warning);
+  }
+  root.set("warnings", warnings);
+  Poco::JSON::Array certificates;
+  for (const storage::CertificateStatus& status : snapshot.certificates) {
+    Poco::JSON::Object entry = certificateJson(status.view, snapshot.now, status.trust);
+    entry.set("decision", status.view.trust ? storage::toString(*status.view.trust) : "");
+    if (!status.left_out.empty()) {
+      entry.set("left_out", status.left_out);
+    }
+    if (!status.revocation.empty()) {
+      entry.set("revocation", status.revocation);
+    }
+    certificates.add(entry);
+  }
+  root.set("certificates", certificates);
+  return root;
 }
 
 }  // namespace certbridge::web

@@ -7,6 +7,7 @@
 
 #include "storage/crl_repository.h"
 #include "storage/records.h"
+#include "storage/status_snapshot.h"
 
 namespace certbridge::web {
 
@@ -22,10 +23,8 @@ Poco::JSON::Object crlJson(const storage::CrlFetchState& fetch,
                            const std::string& ca_subject, const std::string& level,
                            storage::UnixTime now);
 
-// What `status` says about a CRL in words: why there is none, when it expired or expires (at
-// the warning level), and a failed last fetch. Empty when all is well.
-std::string crlMessage(const storage::CrlFetchState& fetch,
-                       const std::optional<storage::CrlRecord>& crl, const std::string& level,
-                       storage::UnixTime now);
+// The status document: `certbridge status --json` and GET /api/v1/status write exactly this
+// (the API's snapshot carries no database path, the CLI's no warnings of a running agent).
+Poco::JSON::Object statusDocument(const storage::StatusSnapshot& snapshot);
 
 }  // namespace certbridge::web

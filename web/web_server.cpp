@@ -30,8 +30,8 @@
 #include "storage/audit_log.h"
 #include "storage/certificate_repository.h"
 #include "storage/crl_repository.h"
+#include "storage/password.h"
 #include "web/html.h"
-#include "web/password.h"
 #include "web/request_body.h"
 #include "web/status_json.h"
 
@@ -41,6 +41,10 @@ namespace {
 using Poco::Net::HTTPResponse;
 using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
+using storage::constantTimeEquals;
+using storage::randomHex;
+using storage::sha256Hex;
+using storage::verifyPassword;
 
 constexpr const char* kSessionCookie = "certbridge_session";
 // The login form's CSRF token, also set as this cookie (double submit): a login POST from
@@ -60,24 +64,13 @@ std::string formatTime(std::int64_t unix_time) {
 
 // The colour band and the words that say the same without colour.
 std::pair<std::string, std::string> expiryBand(std::int64_t days) {
-  if (days < 0)
-    return {"band-expired", "EXPIRED"};
-  if (days < 7)
-    return {"band-week", "under 7 days"};
-  if (days < 30)
-    return {"band-month", "under 30 days"};
-  return {"band-fine", "fine"};
-}
-
-// The subject of the certificate with this SHA-256, or the fingerprint when it is not present.
-std::string subjectOf(const std::string& sha256,
-                      const std::vector<storage::CertificateView>& certificates) {
-  for (const storage::CertificateView& view : certificates) {
-    if (view.certificate.sha256 == sha256) {
-      return view.certificate.subject;
-    }
+  switch (storage::expiryBandOf(days)) {
+    case storage::ExpiryBand::expired: return {"band-expired", "EXPIRED"};
+    case storage::ExpiryBand::week: return {"band-week", "under 7 days"};
+    case storage::ExpiryBand::month: return {"band-month", "under 30 days"};
+    case storage::ExpiryBand::fine: break;
   }
-  return sha256;
+  return {"band-fine", "fine"};
 }
 
 // An audit entry's number: whole, decimal, positive, no sign or spaces ("14zzz" is not 14).
@@ -727,12 +720,8 @@ WebApp::Reply WebApp::healthz() {
 
 WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
                                  const std::string& message) {
-  const std::int64_t now = unixNow();
-  std::vector<storage::CertificateView> certificates = certificates_.listCertificates();
-  std::erase_if(certificates, [](const auto& view) { return !view.present; });
-  std::stable_sort(certificates.begin(), certificates.end(), [](const auto& a, const auto& b) {
-    return a.certificate.not_after < b.certificate.not_after;
-  });
+  const storage::StatusSnapshot snapshot = agent_.statusSnapshot();
+  const std::int64_t now = snapshot.now;
   const bool signed_in = identity.has_value() && !identity->csrf.empty();
   const std::string csrf = signed_in ? identity->csrf : "";
 
@@ -741,7 +730,7 @@ WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
     body += "<p class=\"warn\" id=\"message\">" + escapeHtml(message) + "</p>";
   }
   body += "<div class=\"summary\"><div class=\"card\"><h3>Stores</h3><ul>";
-  for (const storage::StoreStatus& store : certificates_.listStores()) {
+  for (const storage::StoreStatus& store : snapshot.stores) {
     body += "<li>" + escapeHtml(store.definition.name) + " (" + escapeHtml(store.definition.type) +
             "): last sync " + (store.last_sync_at ? formatTime(*store.last_sync_at) : "never") +
             " " +
@@ -751,7 +740,7 @@ WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
             "</li>";
   }
   body += "</ul></div><div class=\"card\" id=\"publish\"><h3>Last publish and reload</h3>";
-  const auto publish = storage::PublishHistory(database_).lastChange();
+  const auto& publish = snapshot.last_change;
   if (!publish) {
     body += "<p>never</p>";
   } else if (publish->result == "failed") {
@@ -763,18 +752,18 @@ WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
             formatTime(publish->at) + "</p>";
   }
   body += "</div><div class=\"card\" id=\"crls\"><h3>CRLs</h3><ul>";
-  for (const storage::CrlFetchState& fetch : crls_.fetchStates()) {
-    const auto crl = crls_.current(fetch.ca_sha256);
-    const std::string level = storage::crlLevel(crl, now, settings_.crl_warning_margin.count());
-    body += "<li>" + escapeHtml(subjectOf(fetch.ca_sha256, certificates)) + ": ";
+  for (const storage::CrlStatus& status : snapshot.crls) {
+    const auto& crl = status.crl;
+    body += "<li>" + escapeHtml(status.ca_subject.empty() ? status.ca_sha256 : status.ca_subject) +
+            ": ";
     if (!crl) {
-      body += "<span class=\"bad\">ERROR: no CRL</span> " + escapeHtml(fetch.last_error);
-    } else if (level == "error") {
+      body += "<span class=\"bad\">ERROR: no CRL</span> " + escapeHtml(status.fetch.last_error);
+    } else if (status.level == "error") {
       body += "<span class=\"bad\">ERROR: expired</span>";
     } else {
       const std::int64_t left = crl->next_update ? *crl->next_update - now : 0;
-      body += std::string(level == "warning" ? "<span class=\"warn\">WARNING: "
-                                             : "<span class=\"ok\">") +
+      body += std::string(status.level == "warning" ? "<span class=\"warn\">WARNING: "
+                                                    : "<span class=\"ok\">") +
               (crl->next_update ? "next update " + formatTime(*crl->next_update) + ", in " +
                                       std::to_string(left / 3600) + " h"
                                 : std::string("no next update")) +
@@ -783,7 +772,7 @@ WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
     body += "</li>";
   }
   body += "</ul></div><div class=\"card\" id=\"warnings\"><h3>Warnings</h3><ul class=\"messages\">";
-  const std::vector<std::string> warnings = agent_.currentWarnings();
+  const std::vector<std::string>& warnings = snapshot.warnings;
   for (const std::string& warning : warnings) {
     body += "<li class=\"warn\">" + escapeHtml(warning) + "</li>";
   }
@@ -807,10 +796,19 @@ WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
       "<table id=\"certificates\"><thead><tr><th>Expiry</th><th>Days left</th>"
       "<th>Not after</th><th>Subject</th><th>Issuer</th><th>Serial</th><th>SHA-256</th>"
       "<th>Source</th><th>Role</th><th>Trust</th><th></th></tr></thead><tbody>";
-  for (const storage::CertificateView& view : certificates) {
+  for (const storage::CertificateStatus& status : snapshot.certificates) {
+    const storage::CertificateView& view = status.view;
     const std::int64_t days = storage::daysLeft(view.certificate.not_after, now);
     const auto [band_class, band_text] = expiryBand(days);
+    // The decision decides the buttons; the cell shows what nginx is told, and why not.
     const std::string trust = view.trust ? storage::toString(*view.trust) : "";
+    std::string shown = status.trust;
+    if (!status.left_out.empty() && status.left_out != status.trust) {
+      shown += ": " + status.left_out;
+    }
+    if (!status.revocation.empty()) {
+      shown += " (" + status.revocation + ")";
+    }
     body += "<tr data-sha256=\"" + escapeHtml(view.certificate.sha256) +
             "\"><td><span class=\"band " + band_class + "\">" + band_text + "</span></td><td>" +
             std::to_string(days) + "</td><td>" + formatTime(view.certificate.not_after) +
@@ -819,7 +817,7 @@ WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
             escapeHtml(view.certificate.serial) + "</td><td class=\"fp\">" +
             escapeHtml(view.certificate.sha256) + "</td><td>" + escapeHtml(view.sources) +
             "</td><td>" + escapeHtml(storage::roleLabel(view)) + "</td><td class=\"trust\">" +
-            escapeHtml(trust) + "</td><td>";
+            escapeHtml(shown) + "</td><td>";
     if (signed_in && view.client) {
       const auto button = [&](const char* action, const char* label) {
         return "<form class=\"inline\" method=\"post\" action=\"/clients/" +
@@ -871,48 +869,7 @@ WebApp::Reply WebApp::auditPage(const std::optional<Identity>& identity) {
 }
 
 WebApp::Reply WebApp::statusJson() {
-  const std::int64_t now = unixNow();
-  Poco::JSON::Object root;
-  // The fields of `certbridge status --json` but its `database` (a path on the server), and
-  // the same notion of healthy; plus the warnings of the last render.
-  Poco::JSON::Array stores;
-  bool healthy = true;
-  for (const storage::StoreStatus& store : certificates_.listStores()) {
-    stores.add(storeJson(store));
-    healthy = healthy && store.last_sync_ok;
-  }
-  root.set("stores", stores);
-  if (const auto publish = storage::PublishHistory(database_).lastChange()) {
-    root.set("last_publish", publishJson(*publish));
-    healthy = healthy && publish->result != "failed";
-  }
-  Poco::JSON::Array crl_list;
-  const std::vector<storage::CertificateView> certificates = certificates_.listCertificates();
-  for (const storage::CrlFetchState& fetch : crls_.fetchStates()) {
-    const auto crl = crls_.current(fetch.ca_sha256);
-    const std::string level = storage::crlLevel(crl, now, settings_.crl_warning_margin.count());
-    healthy = healthy && level != "error";
-    Poco::JSON::Object entry =
-        crlJson(fetch, crl, subjectOf(fetch.ca_sha256, certificates), level, now);
-    entry.set("message", crlMessage(fetch, crl, level, now));
-    crl_list.add(entry);
-  }
-  root.set("crls", crl_list);
-  root.set("healthy", healthy);
-  root.set("now", now);
-  Poco::JSON::Array warnings;
-  for (const std::string& warning : agent_.currentWarnings()) {
-    warnings.add(warning);
-  }
-  root.set("warnings", warnings);
-  Poco::JSON::Array list;
-  for (const storage::CertificateView& view : certificates) {
-    if (view.present) {
-      list.add(certificateJson(view, now, view.trust ? storage::toString(*view.trust) : ""));
-    }
-  }
-  root.set("certificates", list);
-  return json(root, HTTPResponse::HTTP_OK);
+  return json(statusDocument(agent_.statusSnapshot()), HTTPResponse::HTTP_OK);
 }
 
 WebApp::Reply WebApp::auditJson() {
@@ -935,38 +892,38 @@ WebApp::Reply WebApp::auditJson() {
 }
 
 WebApp::Reply WebApp::metrics() {
-  const std::int64_t now = unixNow();
+  const storage::StatusSnapshot snapshot = agent_.statusSnapshot();
+  const std::int64_t now = snapshot.now;
   std::ostringstream out;
   out << "# HELP certbridge_certificate_expiry_seconds Seconds until notAfter, per certificate "
          "present in a store.\n# TYPE certbridge_certificate_expiry_seconds gauge\n";
   std::map<std::string, int> by_trust;
-  for (const storage::CertificateView& view : certificates_.listCertificates()) {
-    if (!view.present)
-      continue;
-    const std::string trust = view.trust ? storage::toString(*view.trust) : "none";
+  for (const storage::CertificateStatus& status : snapshot.certificates) {
+    const storage::CertificateView& view = status.view;
+    const std::string trust = status.trust.empty() ? "none" : status.trust;
     ++by_trust[trust];
     out << "certbridge_certificate_expiry_seconds{sha256=\"" << view.certificate.sha256
         << "\",subject=\"" << promLabel(view.certificate.subject) << "\",role=\""
         << promLabel(storage::roleLabel(view)) << "\",trust=\"" << trust << "\"} "
         << view.certificate.not_after - now << "\n";
   }
-  out << "# HELP certbridge_certificates Certificates present in stores, by trust state.\n"
+  out << "# HELP certbridge_certificates Certificates present in stores, by the trust nginx is "
+         "told (trusted; trusted but left out; revoked; pending; blocked; none).\n"
          "# TYPE certbridge_certificates gauge\n";
-  for (const char* trust : {"trusted", "pending", "blocked", "none"}) {
+  for (const char* trust : {"trusted", "left out", "revoked", "pending", "blocked", "none"}) {
     out << "certbridge_certificates{trust=\"" << trust << "\"} " << by_trust[trust] << "\n";
   }
   out << "# HELP certbridge_crl_next_update_timestamp_seconds nextUpdate of the CRL held for "
          "each CA in client-ca.pem (0: none).\n"
          "# TYPE certbridge_crl_next_update_timestamp_seconds gauge\n";
-  for (const storage::CrlFetchState& fetch : crls_.fetchStates()) {
-    const auto crl = crls_.current(fetch.ca_sha256);
-    out << "certbridge_crl_next_update_timestamp_seconds{ca_sha256=\"" << fetch.ca_sha256 << "\"} "
-        << (crl && crl->next_update ? *crl->next_update : 0) << "\n";
+  for (const storage::CrlStatus& status : snapshot.crls) {
+    out << "certbridge_crl_next_update_timestamp_seconds{ca_sha256=\"" << status.ca_sha256 << "\"} "
+        << (status.crl && status.crl->next_update ? *status.crl->next_update : 0) << "\n";
   }
   out << "# HELP certbridge_last_sync_timestamp_seconds When each store was last read.\n"
          "# TYPE certbridge_last_sync_timestamp_seconds gauge\n";
   std::string success;
-  for (const storage::StoreStatus& store : certificates_.listStores()) {
+  for (const storage::StoreStatus& store : snapshot.stores) {
     out << "certbridge_last_sync_timestamp_seconds{store=\"" << promLabel(store.definition.name)
         << "\"} " << store.last_sync_at.value_or(0) << "\n";
     success += "certbridge_last_sync_success{store=\"" + promLabel(store.definition.name) + "\"} " +
@@ -975,8 +932,7 @@ WebApp::Reply WebApp::metrics() {
   out << "# HELP certbridge_last_sync_success 1 when the store's last sync succeeded.\n"
          "# TYPE certbridge_last_sync_success gauge\n"
       << success;
-  storage::PublishHistory history(database_);
-  const auto last = history.last();
+  const auto& last = snapshot.last_attempt;
   out << "# HELP certbridge_last_publish_timestamp_seconds When the last publish attempt ran.\n"
          "# TYPE certbridge_last_publish_timestamp_seconds gauge\n"
          "certbridge_last_publish_timestamp_seconds "
@@ -984,13 +940,12 @@ WebApp::Reply WebApp::metrics() {
       << "\n# HELP certbridge_last_publish_success 1 when the last publish attempt succeeded.\n"
          "# TYPE certbridge_last_publish_success gauge\ncertbridge_last_publish_success "
       << (last && last->result != "failed" ? 1 : 0) << "\n";
-  const auto [published, failed] = history.countPublishedAndFailed();
   out << "# HELP certbridge_reloads_total Publishes that changed files and reloaded nginx.\n"
          "# TYPE certbridge_reloads_total counter\ncertbridge_reloads_total "
-      << published
+      << snapshot.reloads_total
       << "\n# HELP certbridge_reloads_failed_total Publishes that failed (files restored).\n"
          "# TYPE certbridge_reloads_failed_total counter\ncertbridge_reloads_failed_total "
-      << failed << "\n";
+      << snapshot.reloads_failed_total << "\n";
   Reply reply;
   reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
   reply.body = out.str();

@@ -12,7 +12,7 @@
 #include <iostream>
 #include <thread>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 namespace certbridge::agent {
 namespace {

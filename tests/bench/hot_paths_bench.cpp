@@ -4,10 +4,10 @@
 #include <ctime>
 #include <map>
 
-#include "agent/certificate.h"
-#include "agent/crl.h"
-#include "agent/nginx_files.h"
-#include "agent/trust_material.h"
+#include "agent/nginx/nginx_files.h"
+#include "agent/pki/certificate.h"
+#include "agent/pki/crl.h"
+#include "agent/pki/trust_material.h"
 #include "storage/certificate_repository.h"
 #include "storage/crl_repository.h"
 #include "tests/support/temp_dir.h"

@@ -3,10 +3,10 @@
 #include <regex>
 #include <sstream>
 
+#include "storage/password.h"
 #include "tests/integration/mtls_edge.h"
 #include "tests/support/shell.h"
 #include "tests/support/temp_dir.h"
-#include "web/password.h"
 
 namespace certbridge::testing {
 namespace {
@@ -61,10 +61,10 @@ TEST(Cli, HashPasswordReadsOneLineFromAPipeAndPrintsAHashTheLoginAccepts) {
                                std::regex("pbkdf2-sha256\\$[0-9]+\\$[0-9a-f]{32}\\$[0-9a-f]+\n")))
       << hashed.output;
   const std::string hash = hashed.output.substr(0, hashed.output.size() - 1);
-  EXPECT_TRUE(web::isPasswordHash(hash)) << hash;
-  EXPECT_TRUE(web::verifyPassword(password, hash)) << "the web login checks it this way";
-  EXPECT_FALSE(web::verifyPassword("a second line", hash)) << "only the first line is read";
-  EXPECT_FALSE(web::verifyPassword(password + "\n", hash)) << "the line break is not kept";
+  EXPECT_TRUE(storage::isPasswordHash(hash)) << hash;
+  EXPECT_TRUE(storage::verifyPassword(password, hash)) << "the web login checks it this way";
+  EXPECT_FALSE(storage::verifyPassword("a second line", hash)) << "only the first line is read";
+  EXPECT_FALSE(storage::verifyPassword(password + "\n", hash)) << "the line break is not kept";
 }
 
 TEST(Cli, HashPasswordRefusesAPasswordShorterThanEightCharacters) {
@@ -77,7 +77,7 @@ TEST(Cli, HashPasswordRefusesAPasswordShorterThanEightCharacters) {
   const ShellResult eight =
       shell("printf '%s\\n' 'eight888' | " + quoted(certbridgeBinary()) + " hash-password");
   EXPECT_EQ(eight.exit_code, 0) << eight.output;
-  EXPECT_TRUE(web::verifyPassword("eight888", eight.output.substr(0, eight.output.find('\n'))));
+  EXPECT_TRUE(storage::verifyPassword("eight888", eight.output.substr(0, eight.output.find('\n'))));
 }
 
 TEST(Cli, ConfigurationErrorsNameTheFileAndKey) {

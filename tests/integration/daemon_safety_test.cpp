@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <tuple>
 
-#include "agent/nginx_publisher.h"
+#include "agent/nginx/nginx_publisher.h"
 #include "tests/integration/mtls_edge.h"
 
 namespace certbridge::testing {

@@ -13,9 +13,9 @@
 #include <set>
 #include <thread>
 
+#include "storage/password.h"
 #include "tests/integration/mtls_edge.h"
 #include "tests/support/browser.h"
-#include "web/password.h"
 
 namespace certbridge::testing {
 namespace {
@@ -61,8 +61,8 @@ class WebInBrowser : public MtlsEdge {
   void SetUp() override {
     MtlsEdge::SetUp();
     writeConfig("pid_file = " + nginx_->pidFile(), "manual",
-                "admin_password_hash = " + web::hashPassword(kPassword, 1000) +
-                    "\napi_token_sha256 = " + web::sha256Hex(kToken) + "\n");
+                "admin_password_hash = " + storage::hashPassword(kPassword, 1000) +
+                    "\napi_token_sha256 = " + storage::sha256Hex(kToken) + "\n");
     publishAndStartNginx();
     const ShellResult started =
         shell(quoted(certbridgeBinary()) + " --config " + quoted(configFile()) + " run > " +

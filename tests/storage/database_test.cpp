@@ -7,7 +7,7 @@
 #include <thread>
 #include <tuple>
 
-#include "agent/certificate.h"
+#include "agent/pki/certificate.h"
 #include "storage/audit_log.h"
 #include "storage/crl_repository.h"
 #include "tests/support/shell.h"

@@ -12,7 +12,7 @@
 #include <ctime>
 #include <stdexcept>
 
-#include "agent/openssl_handles.h"
+#include "agent/pki/openssl_handles.h"
 
 namespace certbridge::testing {
 namespace {

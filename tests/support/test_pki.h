@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/openssl_handles.h"
+#include "agent/pki/openssl_handles.h"
 
 namespace certbridge::testing {
 

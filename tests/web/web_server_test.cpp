@@ -20,18 +20,20 @@
 #include <regex>
 #include <thread>
 
-#include "agent/certificate.h"
-#include "agent/web_control.h"
+#include "agent/pki/certificate.h"
+#include "agent/sync/agent_control_service.h"
 #include "storage/audit_log.h"
 #include "storage/certificate_repository.h"
+#include "storage/password.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
 #include "web/html.h"
-#include "web/password.h"
 
 namespace certbridge::web {
 namespace {
 
+using storage::hashPassword;
+using storage::sha256Hex;
 using testing::TestCertificate;
 
 std::int64_t unixNow() {
@@ -256,7 +258,7 @@ class WebServerTest : public ::testing::Test {
   static constexpr const char* kToken = "api-token-for-scripts";
   testing::TempDir dir_;
   storage::Database database_{dir_.file("certbridge.db")};
-  agent::WebControl control_{database_};
+  agent::sync::AgentControlService control_{database_};
   WebSettings settings_;
   std::unique_ptr<WebServer> server_;
   TestCertificate root_ = TestCertificate::issue({.common_name = "Root", .ca = true}, nullptr);

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <span>
 
-#include "agent/certificate.h"
-#include "agent/openssl_handles.h"
+#include "agent/pki/certificate.h"
+#include "agent/pki/openssl_handles.h"
 
 using certbridge::agent::Certificate;
 using certbridge::agent::CertificateError;

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "agent/certificate.h"
+#include "agent/pki/certificate.h"
 
 using certbridge::agent::Certificate;
 using certbridge::agent::CertificateError;

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 
 using certbridge::agent::ConfigError;
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "agent/crl.h"
+#include "agent/pki/crl.h"
 
 using certbridge::agent::Crl;
 using certbridge::agent::CrlError;

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "agent/nginx_config.h"
+#include "agent/nginx/nginx_config.h"
 
 using certbridge::agent::NginxConfigError;
 

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <string>
 
-#include "agent/certificate.h"
-#include "agent/crl.h"
-#include "agent/pem_blocks.h"
+#include "agent/pki/certificate.h"
+#include "agent/pki/crl.h"
+#include "agent/pki/pem_blocks.h"
 
 using namespace certbridge::agent;
 

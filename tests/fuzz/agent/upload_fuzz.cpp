@@ -4,12 +4,12 @@
 #include <cstdint>
 #include <span>
 
-#include "agent/web_control.h"
+#include "agent/sync/agent_control_service.h"
 #include "web/agent_control.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
-    const auto certificate = certbridge::agent::decodeUploadedClient(std::span(data, size));
+    const auto certificate = certbridge::agent::sync::decodeUploadedClient(std::span(data, size));
     if (!certificate.isClientAuthCapable()) {
       __builtin_trap();  // a certificate the upload path promised to refuse
     }

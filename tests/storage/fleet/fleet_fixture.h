@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "agent/certificate.h"
+#include "agent/pki/certificate.h"
 #include "storage/fleet/fleet_schema.h"
 #include "storage/fleet/postgres.h"
 #include "tests/support/postgres_server.h"

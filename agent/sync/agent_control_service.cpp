@@ -1,0 +1,78 @@
+#include "agent/sync/agent_control_service.h"
+
+#include <ctime>
+#include <string_view>
+
+#include "agent/pki/certificate.h"
+#include "agent/sync/status_service.h"
+#include "platform/cert_store.h"
+#include "storage/certificate_repository.h"
+
+namespace certbridge::agent::sync {
+
+Certificate decodeUploadedClient(std::span<const unsigned char> bytes) {
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  if (text.find("PRIVATE KEY") != std::string_view::npos) {
+    throw web::BadInput(
+        "the upload contains a private key; certbridge never takes private keys, "
+        "upload the certificate alone");
+  }
+  std::vector<Certificate> certificates;
+  try {
+    if (text.find("-----BEGIN") != std::string_view::npos) {
+      certificates = Certificate::fromPem(std::string(text), "upload");
+    } else {
+      certificates.push_back(Certificate::fromDer(bytes, "upload"));
+    }
+  } catch (const CertificateError& error) {
+    throw web::BadInput(std::string(error.what()) +
+                        "; expected one client certificate, PEM or DER");
+  }
+  if (certificates.size() != 1) {
+    throw web::BadInput("upload holds " + std::to_string(certificates.size()) +
+                        " certificates; upload one client certificate at a time");
+  }
+  Certificate& certificate = certificates.front();
+  if (certificate.record().is_ca) {
+    throw web::BadInput("'" + certificate.record().subject +
+                        "' is a CA certificate; trust CAs in the OS store (" +
+                        platform::clientCaTrustMark() + ")");
+  }
+  if (!certificate.isClientAuthCapable()) {
+    throw web::BadInput("'" + certificate.record().subject +
+                        "' is not usable for client authentication (extended key usage " +
+                        certificate.record().extended_key_usage + ")");
+  }
+  return std::move(certificate);
+}
+
+std::string AgentControlService::addUploadedClient(std::span<const unsigned char> bytes,
+                                                   const std::string& actor,
+                                                   const std::string& origin) {
+  const Certificate certificate = decodeUploadedClient(bytes);
+  storage::CertificateRepository(database_).addUpload(
+      certificate.record(), actor, origin, static_cast<std::int64_t>(std::time(nullptr)));
+  requestPublish();
+  return certificate.record().sha256;
+}
+
+std::vector<std::string> AgentControlService::currentWarnings() {
+  const std::lock_guard lock(mutex_);
+  return warnings_;
+}
+
+void AgentControlService::setWarnings(std::vector<std::string> warnings) {
+  const std::lock_guard lock(mutex_);
+  warnings_ = std::move(warnings);
+}
+
+storage::StatusSnapshot AgentControlService::statusSnapshot() {
+  storage::StatusOptions options = status_options_;
+  options.now = static_cast<storage::UnixTime>(std::time(nullptr));
+  storage::StatusSnapshot snapshot = takeStatusSnapshot(database_, options);
+  snapshot.database_path.clear();
+  snapshot.warnings = currentWarnings();
+  return snapshot;
+}
+
+}  // namespace certbridge::agent::sync

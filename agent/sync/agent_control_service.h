@@ -1,0 +1,46 @@
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agent/pki/certificate.h"
+#include "storage/database.h"
+#include "web/agent_control.h"
+
+namespace certbridge::agent::sync {
+
+// The one client certificate an upload holds (PEM or DER; not a CA; usable for client
+// authentication). Throws web::BadInput with a message for the person for anything else, a
+// private key included. Pure, so that it can be fuzzed.
+Certificate decodeUploadedClient(std::span<const unsigned char> bytes);
+
+// The agent's side of the web interface, shared by the run loop and the web server's threads:
+// a publish request is a flag the loop polls (every half second at most), uploads are parsed
+// here with the agent's certificate model and stored, and the loop posts its latest warnings.
+class AgentControlService final : public web::AgentControl {
+ public:
+  explicit AgentControlService(storage::Database& database,
+                               storage::StatusOptions status_options = {})
+      : database_(database), status_options_(status_options) {}
+
+  void requestPublish() override { publish_requested_ = true; }
+  std::string addUploadedClient(std::span<const unsigned char> bytes, const std::string& actor,
+                                const std::string& origin) override;
+  std::vector<std::string> currentWarnings() override;
+  storage::StatusSnapshot statusSnapshot() override;
+
+  // For the run loop: true once per request.
+  bool takePublishRequest() { return publish_requested_.exchange(false); }
+  void setWarnings(std::vector<std::string> warnings);
+
+ private:
+  storage::Database& database_;
+  storage::StatusOptions status_options_;  // `now` is taken at each call
+  std::atomic<bool> publish_requested_{false};
+  std::mutex mutex_;
+  std::vector<std::string> warnings_;
+};
+
+}  // namespace certbridge::agent::sync
