@@ -210,9 +210,26 @@ void migrateToV5(Database& database) {
   )sql");
 }
 
+// Version 6: the fleet link (storage/fleet_link.h): whether the fleet's database was reachable
+// when the agent last tried, which `status` and the page show, and the last audit entry shared
+// with the fleet, after which this host's own decisions wait to be appended to the fleet's log.
+void migrateToV6(Database& database) {
+  database.execute(R"sql(
+    CREATE TABLE fleet_link (
+      singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+      node TEXT NOT NULL,
+      state TEXT NOT NULL CHECK (state IN ('connected', 'degraded')),
+      detail TEXT NOT NULL,
+      since INTEGER NOT NULL,
+      latest_event_id INTEGER NOT NULL,
+      shared_audit_id INTEGER NOT NULL
+    );
+  )sql");
+}
+
 using MigrationStep = void (*)(Database&);
 constexpr std::array<MigrationStep, Database::kSchemaVersion> kMigrations = {
-    migrateToV1, migrateToV2, migrateToV3, migrateToV4, migrateToV5};
+    migrateToV1, migrateToV2, migrateToV3, migrateToV4, migrateToV5, migrateToV6};
 
 // The connection each thread works on, per Database, while it is inside read() or transaction().
 struct Scope {

@@ -19,10 +19,12 @@
 #include <set>
 #include <thread>
 
+#include "agent/cli/fleet_command.h"
 #include "agent/cli/log_text.h"
 #include "agent/cli/status_report.h"
 #include "agent/config/config.h"
 #include "agent/doctor/doctor.h"
+#include "agent/fleet/fleet_member.h"
 #include "agent/sync/agent_control_service.h"
 #include "agent/sync/sync_scheduler.h"
 #include "agent/sync/trust_sync.h"
@@ -54,6 +56,8 @@ Commands:
   doctor [--endpoint HOST:PORT] [--server-name NAME]
          [--client-cert FILE --client-key FILE] [--json]
                    diagnose nginx's client-certificate set-up, with the fix for each problem
+  fleet init [--postgres CONNINFO]
+                   create or upgrade the fleet's tables in PostgreSQL (Linux)
 
 Options:
   --config FILE    configuration file (default /etc/certbridge/certbridge.ini;
@@ -342,6 +346,10 @@ int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
           "on the web page (make one with 'certbridge hash-password')");
     }
   }
+  // After the web server: a fleet that cannot start (a conninfo libpq cannot parse) is a
+  // configuration error; one that cannot connect only runs degraded.
+  const std::unique_ptr<fleet::FleetMember> fleet_member = fleet::startFleetMember(
+      config, database, [&control] { control.requestPublish(); }, logger);
   logger.notice("certbridge %s running: %z store(s), interval %?ds, publishing to %s",
                 std::string(kVersion), config.stores.size(), config.sync_interval.count(),
                 config.nginx.output_dir);
@@ -595,6 +603,9 @@ int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::os
       const bool use_config = config_given || std::filesystem::exists(config_path);
       return commandDoctor(command_options, use_config ? loadConfig(config_path) : AgentConfig{},
                            out);
+    }
+    if (command == "fleet") {
+      return commandFleet(command_options, config_path, out, err);
     }
     throw UsageError("unknown command '" + command + "'");
   } catch (const UsageError& error) {

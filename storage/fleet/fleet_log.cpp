@@ -156,4 +156,11 @@ std::int64_t FleetLog::latestId() {
   return connection_.run("SELECT COALESCE(max(id), 0) FROM certbridge.events").integer(0, 0);
 }
 
+std::optional<std::int64_t> FleetLog::latestUploadOf(const std::string& sha256) {
+  const PostgresResult result = connection_.run(
+      "SELECT max(id) FROM certbridge.events WHERE kind = 'upload-certificate' AND sha256 = $1",
+      {sha256});
+  return result.optionalInteger(0, 0);
+}
+
 }  // namespace certbridge::storage::fleet

@@ -58,6 +58,9 @@ class FleetLog {
   std::vector<FleetEvent> readAfter(std::int64_t after, int limit);
   // The newest `limit` events, newest first, without certificate bytes: the audit trail.
   std::vector<FleetEvent> recent(int limit);
+  // The newest upload of the certificate `sha256`, if the log holds one (what withdrawing the
+  // upload undoes).
+  std::optional<std::int64_t> latestUploadOf(const std::string& sha256);
   // The id of the newest event; 0 for an empty log.
   std::int64_t latestId();
 

@@ -98,7 +98,8 @@ TEST(Database, UpgradesAVersionOneDatabaseKeepingItsData) {
   testing::TempDir dir;
   { Database database(dir.file("v1.db")); }
   sqlite(dir.file("v1.db"),
-         "DROP TABLE fleet_position; DROP TABLE fleet_event_effects; DROP TABLE fleet_decisions; "
+         "DROP TABLE fleet_link; DROP TABLE fleet_position; DROP TABLE fleet_event_effects; "
+         "DROP TABLE fleet_decisions; "
          "DROP TABLE publish_totals; DROP INDEX publish_history_at; "
          "DROP TABLE crls; DROP TABLE revoked_serials; DROP TABLE crl_fetches; "
          "ALTER TABLE audit_log DROP COLUMN previous; ALTER TABLE stores DROP COLUMN change_token; "
@@ -130,7 +131,8 @@ TEST(Database, UpgradesAVersionThreeDatabaseToExactSerials) {
     return "X'" + agent::toHex(der) + "'";
   };
   std::string rows =
-      "DROP TABLE fleet_position; DROP TABLE fleet_event_effects; DROP TABLE fleet_decisions; "
+      "DROP TABLE fleet_link; DROP TABLE fleet_position; DROP TABLE fleet_event_effects; "
+      "DROP TABLE fleet_decisions; "
       "PRAGMA user_version = 3; ";
   for (const auto& [name, serial_hex, old_text] : {std::tuple{"minus1", "-01", "-01"},
                                                    {"plus255", "FF", "FF"},
@@ -167,7 +169,8 @@ TEST(Database, AStoredCrlThatCannotBeReadStopsTheUpgradeAndChangesNothing) {
   const std::string path = dir.file("v3.db");
   { Database database(path); }
   sqlite(path,
-         "DROP TABLE fleet_position; DROP TABLE fleet_event_effects; DROP TABLE fleet_decisions; "
+         "DROP TABLE fleet_link; DROP TABLE fleet_position; DROP TABLE fleet_event_effects; "
+         "DROP TABLE fleet_decisions; "
          "PRAGMA user_version = 3; INSERT INTO crls VALUES ('ca', 'CN=CA', '01', 0, NULL, "
          "'store:x', 0, 'h', 1, X'3003020101'); INSERT INTO revoked_serials VALUES ('ca', 'FF');");
   const std::string error = openError(path);
@@ -271,7 +274,8 @@ TEST(Database, UpgradesAVersionTwoDatabaseKeepingItsHistory) {
   testing::TempDir dir;
   { Database database(dir.file("v2.db")); }
   sqlite(dir.file("v2.db"),
-         "DROP TABLE fleet_position; DROP TABLE fleet_event_effects; DROP TABLE fleet_decisions; "
+         "DROP TABLE fleet_link; DROP TABLE fleet_position; DROP TABLE fleet_event_effects; "
+         "DROP TABLE fleet_decisions; "
          "DROP TABLE publish_totals; DROP INDEX publish_history_at; PRAGMA user_version = 2; "
          "INSERT INTO publish_history (at, result, client_ca_sha256, clients_map_sha256, "
          "mtls_conf_sha256, detail) VALUES (7, 'published', 'a', 'b', 'c', 'kept');");
@@ -288,7 +292,8 @@ TEST(Database, UpgradesAVersionFourDatabaseWithAnEmptyFleetPosition) {
   testing::TempDir dir;
   { Database database(dir.file("v4.db")); }
   sqlite(dir.file("v4.db"),
-         "DROP TABLE fleet_position; DROP TABLE fleet_event_effects; DROP TABLE fleet_decisions; "
+         "DROP TABLE fleet_link; DROP TABLE fleet_position; DROP TABLE fleet_event_effects; "
+         "DROP TABLE fleet_decisions; "
          "PRAGMA user_version = 4; "
          "INSERT INTO audit_log (at, actor, origin, action, target, detail) "
          "VALUES (1, 'me', 'cli', 'kept', 'y', 'z');");
@@ -299,6 +304,21 @@ TEST(Database, UpgradesAVersionFourDatabaseWithAnEmptyFleetPosition) {
   EXPECT_EQ(sqlite(dir.file("v4.db"), "SELECT COUNT(*) FROM fleet_position"), "0\n");
   EXPECT_EQ(sqlite(dir.file("v4.db"), "SELECT COUNT(*) FROM fleet_event_effects"), "0\n");
   EXPECT_EQ(sqlite(dir.file("v4.db"), "SELECT COUNT(*) FROM fleet_decisions"), "0\n");
+}
+
+// Version 5 knew no fleet link; the upgrade adds it, empty (the host is in no fleet until its
+// agent opens the link).
+TEST(Database, UpgradesAVersionFiveDatabaseWithNoFleetLink) {
+  testing::TempDir dir;
+  { Database database(dir.file("v5.db")); }
+  sqlite(dir.file("v5.db"),
+         "DROP TABLE fleet_link; PRAGMA user_version = 5; "
+         "INSERT INTO fleet_position (singleton, applied_event_id, applied_at) VALUES (1, 9, 1);");
+  { Database database(dir.file("v5.db")); }
+  EXPECT_EQ(sqlite(dir.file("v5.db"), "PRAGMA user_version"),
+            std::to_string(Database::kSchemaVersion) + "\n");
+  EXPECT_EQ(sqlite(dir.file("v5.db"), "SELECT applied_event_id FROM fleet_position"), "9\n");
+  EXPECT_EQ(sqlite(dir.file("v5.db"), "SELECT COUNT(*) FROM fleet_link"), "0\n");
 }
 
 PublishRecord attempt(UnixTime at, const std::string& result) {

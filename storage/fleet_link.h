@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/database.h"
+#include "storage/records.h"
+
+namespace certbridge::storage {
+
+// This host's link to its fleet (README, Fleet), as the agent last saw it: kept in SQLite (table
+// fleet_link, schema version 6) so that `status`, a separate process, and the web page say the
+// same as the running agent. Absent when the host is in no fleet.
+struct FleetLinkStatus {
+  std::string node;
+  std::string state;  // "connected" or "degraded" (PostgreSQL unreachable: enforcing the last list)
+  std::string detail;  // why degraded: the error, naming the database without its password
+  UnixTime since = 0;  // when the state began
+  std::int64_t applied_event_id = 0;  // the newest fleet event this host enforces
+  std::int64_t latest_event_id = 0;   // the newest event of the log when last reached
+  std::int64_t queued_changes = 0;    // decisions made here and not yet in the fleet's log
+};
+
+// Reads the link (inside the caller's read() or transaction(), or one of its own).
+std::optional<FleetLinkStatus> readFleetLink(Database& database);
+
+// The agent's side of the link. Decisions made on this host (by a person on its page or API)
+// are written to SQLite first, as without a fleet, and shared from the audit log afterwards: the
+// audit entries after `shared_audit_id` are the queue of what the fleet has yet to hear, so a
+// change made while PostgreSQL is unreachable is enforced here at once and appended to the log
+// when it returns, and a host killed between the two shares it after its restart.
+class FleetLinkRecord {
+ public:
+  explicit FleetLinkRecord(Database& database) : database_(database) {}
+
+  // Creates the link on first use, as "degraded" until connected, with the queue starting after
+  // the audit log's newest entry: joining a fleet does not broadcast what was decided alone.
+  // Later calls keep the queue and update the node's name.
+  void open(const std::string& node, UnixTime now);
+  // Records the state (a change of state resets `since`) and the log's newest event id.
+  void setState(const std::string& state, const std::string& detail, std::int64_t latest_event_id,
+                UnixTime now);
+  // Up to `limit` queued decisions, oldest first: audit entries "trust.trusted",
+  // "trust.blocked", "certificate.uploaded" and "certificate.upload_withdrawn" made here (not
+  // by a store sync, not applied from the fleet).
+  std::vector<AuditEntry> queuedDecisions(int limit);
+  // The audit entry `audit_id` and those before it are in the fleet's log (or were passed over).
+  void markShared(std::int64_t audit_id);
+
+ private:
+  Database& database_;
+};
+
+}  // namespace certbridge::storage
