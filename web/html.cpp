@@ -1,5 +1,7 @@
 #include "web/html.h"
 
+#include <stdexcept>
+
 namespace certbridge::web {
 namespace {
 
@@ -85,6 +87,38 @@ std::string page(const std::string& title, const std::string& body, bool signed_
     html += "<a href=\"/login\">Log in</a>";
   }
   html += "</header><main>" + body + "</main></body></html>\n";
+  return html;
+}
+
+std::string fillHtml(std::string_view pattern,
+                     std::initializer_list<std::pair<std::string_view, HtmlValue>> values) {
+  std::string html;
+  html.reserve(pattern.size() * 2);
+  std::size_t at = 0;
+  while (at < pattern.size()) {
+    const std::size_t open = pattern.find('{', at);
+    if (open == std::string_view::npos) {
+      html.append(pattern.substr(at));
+      break;
+    }
+    const std::size_t close = pattern.find('}', open);
+    if (close == std::string_view::npos) {
+      throw std::logic_error("HTML template with an unclosed '{': " + std::string(pattern));
+    }
+    html.append(pattern.substr(at, open - at));
+    const std::string_view name = pattern.substr(open + 1, close - open - 1);
+    const HtmlValue* value = nullptr;
+    for (const auto& [key, candidate] : values) {
+      if (key == name) {
+        value = &candidate;
+      }
+    }
+    if (value == nullptr) {
+      throw std::logic_error("HTML template has no value for {" + std::string(name) + "}");
+    }
+    html.append(value->html());
+    at = close + 1;
+  }
   return html;
 }
 

@@ -50,7 +50,16 @@ std::string statusWord(CheckStatus status) {
 // --- the files nginx is pointed at -------------------------------------------------------------
 
 // One file named by ssl_client_certificate, ssl_trusted_certificate or ssl_crl.
+// Move-only: `crls` point into the DER of `blocks`. A move hands the blocks' buffers over
+// with them; a copy would leave the copied Crls pointing into the original.
 struct BundleFile {
+  BundleFile() = default;
+  BundleFile(const BundleFile&) = delete;
+  BundleFile& operator=(const BundleFile&) = delete;
+  BundleFile(BundleFile&&) noexcept = default;
+  BundleFile& operator=(BundleFile&&) noexcept = default;
+  ~BundleFile() = default;
+
   std::string directive;
   std::string path;
   std::string where;  // file:line of the directive
@@ -382,16 +391,22 @@ class ServerDoctor {
   CheckResult verifyDepth(const BundleFile& ca_file) const {
     const auto pool = chainPool(&ca_file, file("ssl_trusted_certificate"));
     int needed = 0;
+    bool lower_bound = false;  // some chain is incomplete: it is at least this long
     const Certificate* deepest = nullptr;
     for (const Certificate& certificate : ca_file.certificates) {
       if (!certificate.record().is_ca) {
         continue;
       }
       // A client of this CA has walk.length - 1 intermediates above it: the CA and its issuers
-      // up to, not counting, the root.
+      // up to, not counting, the root. When an issuer is missing, every certificate walked is an
+      // intermediate (the root is above the missing one): walk.length is what can be seen.
       const ChainWalk walk = walkToRoot(certificate, pool);
-      if (walk.complete && walk.length - 1 > needed) {
-        needed = walk.length - 1;
+      const int intermediates = walk.complete ? walk.length - 1 : walk.length;
+      if (!walk.complete) {
+        lower_bound = true;
+      }
+      if (intermediates > needed) {
+        needed = intermediates;
         deepest = &certificate;
       }
     }
@@ -400,8 +415,11 @@ class ServerDoctor {
     const std::string configured =
         "ssl_verify_depth " + std::to_string(depth) +
         (directive != nullptr ? " (" + directive->where() + ")" : " (nginx's default)");
-    const std::string longest = "the longest chain in the bundle has " + std::to_string(needed) +
-                                " intermediate CA(s) below its root";
+    const std::string longest =
+        "the longest chain in the bundle has " + std::string(lower_bound ? "at least " : "") +
+        std::to_string(needed) + " intermediate CA(s) below its root" +
+        (lower_bound ? " (a lower bound: some chain has an issuer missing, see chain_complete)"
+                     : "");
     if (depth < needed) {
       return check("verify_depth", CheckStatus::fail,
                    configured + " is too short: " + longest + " (" + subjectOf(*deepest) +

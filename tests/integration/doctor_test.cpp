@@ -308,6 +308,10 @@ TEST_F(Doctor, ChainMustReachARootInEitherFile) {
   DoctorRun run = doctor();
   EXPECT_CHECK(run, "chain_complete", "fail");
   EXPECT_NE(messageOf(run, "chain_complete").find("CN=Doctor Root CA"), std::string::npos);
+  // The intermediate counts, as a lower bound, even though its root is missing: never "0".
+  EXPECT_NE(messageOf(run, "verify_depth").find("at least 1 intermediate CA(s)"), std::string::npos)
+      << messageOf(run, "verify_depth");
+  EXPECT_NE(messageOf(run, "verify_depth").find("lower bound"), std::string::npos);
 
   writeFile(file("root.pem"), root_->pem());
   writeNginx(goodServer() + "    ssl_trusted_certificate " + file("root.pem") + ";\n");

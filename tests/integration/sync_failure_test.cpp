@@ -111,7 +111,13 @@ TEST_F(SyncFailures, LockedDatabase) {
       "{ (printf 'BEGIN EXCLUSIVE; DELETE FROM audit_log;\\n'; sleep 4; printf 'ROLLBACK;\\n') | "
       "sqlite3 " +
       quoted(database()) + "; } >/dev/null 2>&1 &");
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Wait until the lock is held: a write with no busy timeout fails with "database is locked".
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (shell("sqlite3 -cmd '.timeout 0' " + quoted(database()) +
+               " 'BEGIN IMMEDIATE; ROLLBACK;' 2>&1")
+             .output.find("locked") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "sqlite3 never took the lock";
+  }
 
   const ShellResult result = certbridge("sync --once");
   EXPECT_EQ(result.exit_code, 1);
