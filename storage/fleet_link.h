@@ -23,6 +23,37 @@ struct FleetLinkStatus {
   std::int64_t queued_changes = 0;    // decisions made here and not yet in the fleet's log
 };
 
+// One node as the fleet's database last showed it to this host (for the fleet page, its API and
+// /metrics).
+struct FleetNodeView {
+  std::string node;
+  std::string address;  // where its web page listens
+  UnixTime heartbeat_at = 0;
+  std::optional<UnixTime> last_sync_at;
+  std::optional<UnixTime> last_publish_at;
+  std::string last_publish_result;
+  std::int64_t applied_event_id = 0;
+  std::int64_t event_lag = 0;  // events of the log it does not enforce yet; 0: current
+};
+
+struct FleetExpiryView {
+  std::string node;
+  std::string sha256;
+  std::string subject;
+  std::string role;
+  UnixTime not_after = 0;
+};
+
+// The fleet as this host's agent last read it from PostgreSQL (at each heartbeat, and after it
+// applied events); kept in memory by the agent, so that the page never waits for PostgreSQL and
+// shows the last picture, with its time, while the database is unreachable.
+struct FleetOverview {
+  UnixTime read_at = 0;
+  std::int64_t latest_event_id = 0;
+  std::vector<FleetNodeView> nodes;               // by name
+  std::vector<FleetExpiryView> soonest_expiries;  // soonest first
+};
+
 // Reads the link (inside the caller's read() or transaction(), or one of its own).
 std::optional<FleetLinkStatus> readFleetLink(Database& database);
 

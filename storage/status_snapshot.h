@@ -53,6 +53,8 @@ struct StatusSnapshot {
   // This host's link to its fleet; absent when it is in none. "degraded" never makes the
   // snapshot unhealthy: the host keeps enforcing the last list it applied.
   std::optional<FleetLinkStatus> fleet;
+  // The fleet as the running agent last read it; absent outside `run` and before the first read.
+  std::optional<FleetOverview> fleet_overview;
   // False when a store's last sync or the last publish failed, or a CRL is missing or expired.
   bool healthy() const;
 };

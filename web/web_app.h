@@ -184,6 +184,7 @@ class WebApp {
 
   Reply statusPage(const std::optional<Identity>& identity, const std::string& message);
   Reply auditPage(const std::optional<Identity>& identity);
+  Reply fleetPage(const std::optional<Identity>& identity);
   // A login form carrying `login_token` (a new one, also set as a cookie, when empty).
   Reply loginPage(const std::string& error, HTTPResponse::HTTPStatus status,
                   std::string login_token = "");
@@ -200,6 +201,7 @@ class WebApp {
   Reply metrics();
   Reply statusJson();
   Reply auditJson();
+  Reply fleetJson();
 
   static Reply redirect(const std::string& location) {
     Reply reply;

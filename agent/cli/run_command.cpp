@@ -166,6 +166,14 @@ int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
   sync::AgentControlService control(
       database, storage::StatusOptions{.crl_enabled = config.crl.enabled,
                                        .crl_warning_margin = config.crl.warning_margin.count()});
+  // Before the web server, which shows its overview, and stopped after it. A fleet that cannot
+  // start (a conninfo libpq cannot parse) is a configuration error; one that cannot connect runs
+  // degraded.
+  const std::unique_ptr<fleet::FleetMember> fleet_member = fleet::startFleetMember(
+      config, database, [&control] { control.requestPublish(); }, logger);
+  if (fleet_member) {
+    control.setFleetOverviewSource([&fleet_member] { return fleet_member->overview(); });
+  }
   std::unique_ptr<web::WebServer> web_server;
   if (config.web_enabled) {
     web_server = std::make_unique<web::WebServer>(config.web, database, control, logger);
@@ -178,10 +186,6 @@ int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
           "on the web page (make one with 'certbridge hash-password')");
     }
   }
-  // After the web server: a fleet that cannot start (a conninfo libpq cannot parse) is a
-  // configuration error; one that cannot connect runs degraded.
-  const std::unique_ptr<fleet::FleetMember> fleet_member = fleet::startFleetMember(
-      config, database, [&control] { control.requestPublish(); }, logger);
   logger.notice("certbridge %s running: %z store(s), interval %?ds, publishing to %s",
                 std::string(kVersion), config.stores.size(), config.sync_interval.count(),
                 config.nginx.output_dir);

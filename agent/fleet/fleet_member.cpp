@@ -5,6 +5,8 @@
 #include <chrono>
 #include <ctime>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -43,6 +45,7 @@ constexpr auto kSlice = 200ms;
 constexpr std::chrono::seconds kFirstRetry{1};
 constexpr std::chrono::seconds kMaxRetry{30};
 constexpr int kQueueBatch = 100;
+constexpr int kShownExpiries = 10;
 
 // What the fleet keeps of an upload: the agent's own upload check, so that a certificate this
 // host would refuse on its page is refused from the fleet too (and passed over, audited).
@@ -87,6 +90,11 @@ class FleetMemberThread final : public FleetMember {
     thread_.join();
   }
 
+  std::optional<storage::FleetOverview> overview() const override {
+    const std::lock_guard lock(overview_mutex_);
+    return overview_;
+  }
+
  private:
   void run() {
     std::chrono::seconds retry = kFirstRetry;
@@ -119,17 +127,16 @@ class FleetMemberThread final : public FleetMember {
     shareQueued(session);
     const storage::fleet::FleetApplyOutcome outcome = applier_.catchUp(session.log, unixNow());
     if (outcome.applied + outcome.deferred + outcome.skipped > 0) {
-      logger_.information("fleet: applied up to event #%Ld (%d applied, %d deferred, %d skipped)",
-                          static_cast<long long>(outcome.applied_event_id), outcome.applied,
-                          outcome.deferred, outcome.skipped);
+      logger_.information("fleet: applied up to event #%?d (%d applied, %d deferred, %d skipped)",
+                          outcome.applied_event_id, outcome.applied, outcome.deferred,
+                          outcome.skipped);
       request_publish_();
     }
     const std::int64_t latest = session.log.latestId();
     link_.setState("connected", "", latest, unixNow());
     if (degraded_) {
-      logger_.notice("fleet: %s reachable again; enforcing event #%Ld of %Ld", session.work.name(),
-                     static_cast<long long>(outcome.applied_event_id),
-                     static_cast<long long>(latest));
+      logger_.notice("fleet: %s reachable again; enforcing event #%?d of %?d", session.work.name(),
+                     outcome.applied_event_id, latest);
       degraded_ = false;
       last_problem_.clear();
     }
@@ -182,8 +189,8 @@ class FleetMemberThread final : public FleetMember {
         }
       });
       if (der.empty()) {
-        logger_.warning("fleet: upload %s (audit entry %Ld) is no longer in %s; not shared",
-                        entry.target, static_cast<long long>(entry.id), database_.path());
+        logger_.warning("fleet: upload %s (audit entry %?d) is no longer in %s; not shared",
+                        entry.target, entry.id, database_.path());
         return;
       }
       event = session.log.appendUpload(der, entry.actor, node, entry.origin);
@@ -197,8 +204,8 @@ class FleetMemberThread final : public FleetMember {
       event = session.log.appendUndo(*upload, entry.actor, node, entry.origin);
     }
     if (event) {
-      logger_.information("fleet: %s of %s by %s shared as event #%Ld", entry.action, entry.target,
-                          entry.actor, static_cast<long long>(event->id));
+      logger_.information("fleet: %s of %s by %s shared as event #%?d", entry.action, entry.target,
+                          entry.actor, event->id);
     }
   }
 
@@ -243,6 +250,33 @@ class FleetMemberThread final : public FleetMember {
       session.nodes.replaceInventory(settings_.node, inventory);
       reported_inventory_ = std::move(fingerprint);
     }
+    readOverview(session);
+  }
+
+  void readOverview(FleetSession& session) {
+    storage::FleetOverview overview;
+    overview.read_at = unixNow();
+    overview.latest_event_id = session.log.latestId();
+    for (const storage::fleet::NodeState& state : session.nodes.list()) {
+      storage::FleetNodeView node;
+      node.node = state.report.node;
+      node.address = state.report.address;
+      node.heartbeat_at = state.heartbeat_at;
+      node.last_sync_at = state.report.last_sync_at;
+      node.last_publish_at = state.report.last_publish_at;
+      node.last_publish_result = state.report.last_publish_result;
+      node.applied_event_id = state.report.applied_event_id;
+      node.event_lag = state.event_lag;
+      overview.nodes.push_back(std::move(node));
+    }
+    for (const storage::fleet::FleetExpiry& expiry :
+         session.nodes.soonestExpiries(kShownExpiries)) {
+      overview.soonest_expiries.push_back({expiry.node, expiry.certificate.sha256,
+                                           expiry.certificate.subject, expiry.certificate.role,
+                                           expiry.certificate.not_after});
+    }
+    const std::lock_guard lock(overview_mutex_);
+    overview_ = std::move(overview);
   }
 
   // Until an append is announced, a decision made here waits to be shared, the poll or the
@@ -269,9 +303,9 @@ class FleetMemberThread final : public FleetMember {
     }
     if (problem != last_problem_) {
       logger_.warning(
-          "fleet: degraded, enforcing the last list applied (event #%Ld) and queueing this "
+          "fleet: degraded, enforcing the last list applied (event #%?d) and queueing this "
           "host's changes until the fleet's database returns: %s",
-          static_cast<long long>(applier_.appliedEventId()), problem);
+          applier_.appliedEventId(), problem);
       last_problem_ = problem;
     }
     degraded_ = true;
@@ -294,12 +328,14 @@ class FleetMemberThread final : public FleetMember {
   FleetApplier applier_;
   storage::FleetLinkRecord link_;
   std::atomic<bool> stop_{false};
-  bool degraded_ = true;  // until the first connection
+  bool degraded_ = false;
   std::string last_problem_;
   std::chrono::steady_clock::time_point next_poll_{};
   std::chrono::steady_clock::time_point next_heartbeat_{};
   std::int64_t reported_event_id_ = -1;
   std::string reported_inventory_;
+  mutable std::mutex overview_mutex_;
+  std::optional<storage::FleetOverview> overview_;
   std::thread thread_;  // last: started when everything it uses is made
 };
 

@@ -4,11 +4,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 
 #include "agent/config/config.h"
 #include "storage/database.h"
+#include "storage/fleet_link.h"
 
 namespace certbridge::agent::fleet {
 
@@ -22,6 +24,8 @@ namespace certbridge::agent::fleet {
 class FleetMember {
  public:
   virtual ~FleetMember() = default;
+  // The fleet as last read; nothing before the first read. Thread-safe.
+  virtual std::optional<storage::FleetOverview> overview() const = 0;
 };
 
 // Starts this host's part in the fleet; nullptr when [fleet] postgres is not set.

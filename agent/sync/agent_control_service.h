@@ -1,7 +1,9 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,12 @@ class AgentControlService final : public web::AgentControl {
   std::vector<std::string> currentWarnings() override;
   storage::StatusSnapshot statusSnapshot() override;
 
+  // Where statusSnapshot() takes the fleet's overview from (the agent's FleetMember); unset
+  // when the host is in no fleet. Set before the web server starts.
+  void setFleetOverviewSource(std::function<std::optional<storage::FleetOverview>()> source) {
+    fleet_overview_ = std::move(source);
+  }
+
   // For the run loop: true once per request.
   bool takePublishRequest() { return publish_requested_.exchange(false); }
   void setWarnings(std::vector<std::string> warnings);
@@ -41,6 +49,7 @@ class AgentControlService final : public web::AgentControl {
   std::atomic<bool> publish_requested_{false};
   std::mutex mutex_;
   std::vector<std::string> warnings_;
+  std::function<std::optional<storage::FleetOverview>()> fleet_overview_;
 };
 
 }  // namespace certbridge::agent::sync
