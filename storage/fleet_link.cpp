@@ -78,9 +78,12 @@ void FleetLinkRecord::setState(const std::string& state, const std::string& deta
   });
 }
 
-std::vector<AuditEntry> FleetLinkRecord::queuedDecisions(int limit) {
-  std::vector<AuditEntry> entries;
+FleetLinkRecord::Queue FleetLinkRecord::queuedDecisions(int limit) {
+  Queue queue;
   database_.read([&] {
+    Statement newest = database_.prepare("SELECT COALESCE(MAX(id), 0) FROM audit_log");
+    queue.newest_audit_id = newest.step() ? newest.integer(0) : 0;
+    newest.reset();
     Statement select = database_.prepare(kSelectQueued);
     select.bind(1, static_cast<std::int64_t>(limit));
     while (select.step()) {
@@ -93,10 +96,10 @@ std::vector<AuditEntry> FleetLinkRecord::queuedDecisions(int limit) {
       entry.target = select.text(5);
       entry.detail = select.text(6);
       entry.previous = select.text(7);
-      entries.push_back(std::move(entry));
+      queue.decisions.push_back(std::move(entry));
     }
   });
-  return entries;
+  return queue;
 }
 
 void FleetLinkRecord::markShared(std::int64_t audit_id) {

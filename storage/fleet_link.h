@@ -73,10 +73,17 @@ class FleetLinkRecord {
   // Records the state (a change of state resets `since`) and the log's newest event id.
   void setState(const std::string& state, const std::string& detail, std::int64_t latest_event_id,
                 UnixTime now);
+  struct Queue {
+    std::vector<AuditEntry> decisions;
+    // The audit log's newest entry when the queue was read: when every decision returned is
+    // shared, everything up to here is (the entries between are not decisions to share), so the
+    // next read starts after it instead of passing over them again.
+    std::int64_t newest_audit_id = 0;
+  };
   // Up to `limit` queued decisions, oldest first: audit entries "trust.trusted",
   // "trust.blocked", "certificate.uploaded" and "certificate.upload_withdrawn" made here (not
   // by a store sync, not applied from the fleet).
-  std::vector<AuditEntry> queuedDecisions(int limit);
+  Queue queuedDecisions(int limit);
   // The audit entry `audit_id` and those before it are in the fleet's log (or were passed over).
   void markShared(std::int64_t audit_id);
 
