@@ -16,10 +16,11 @@ class BadInput : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// What the web layer may ask of the agent. The web layer reads storage itself but never renders
-// or writes nginx files: after a change it asks for a publish, which the agent's run loop
-// performs through the same render/publish path as a sync. Implementations are called from the
-// web server's threads and must be thread-safe.
+// What the web layer may ask of the agent. The web layer reads the audit log and records trust
+// decisions itself but never renders or writes nginx files: after a change it asks for a
+// publish, which the agent's run loop performs through the same render/publish path as a sync;
+// and it asks for the status snapshot, whose effective trust only the agent can work out.
+// Implementations are called from the web server's threads and must be thread-safe.
 class AgentControl {
  public:
   virtual ~AgentControl() = default;

@@ -18,9 +18,10 @@ class WebApp;
 
 // The status and management web page, its JSON API, /healthz and /metrics: Poco's HTTP
 // connection handling behind a ConnectionGate, which gives a request thread only to requests
-// whose head has arrived in time. Reads storage directly; asks `agent` for everything
-// that changes what nginx enforces. Borrows the Database and the AgentControl, which must
-// outlive it.
+// whose head has arrived in time. Reads the audit log and records trust decisions in storage
+// itself; asks `agent` for the status snapshot (the trust as nginx is told it) and for everything
+// that changes what nginx enforces. Borrows the Database and the AgentControl, which must outlive
+// it.
 class WebServer {
  public:
   WebServer(WebSettings settings, storage::Database& database, AgentControl& agent,
