@@ -198,6 +198,10 @@ StoreChanges CertificateRepository::applySnapshot(const StoreDefinition& store,
     Statement update_source = database_.prepare(R"sql(
         UPDATE certificate_sources SET nickname = ?, role = ?, last_seen = ?, gone_at = NULL
         WHERE sha256 = ? AND store_name = ?)sql");
+    // A decision the fleet made on a certificate before this host held it (see
+    // storage/fleet/fleet_applier.h) comes before the store's policy.
+    Statement fleet_decision =
+        database_.prepare("SELECT state, event_id FROM fleet_decisions WHERE sha256 = ?");
     Statement insert_decision = database_.prepare(R"sql(
         INSERT OR IGNORE INTO trust_decisions (sha256, state, decided_by, decided_at)
         VALUES (?, ?, ?, ?))sql");
@@ -247,14 +251,21 @@ StoreChanges CertificateRepository::applySnapshot(const StoreDefinition& store,
 
       // Decisions are never deleted, so a client held unchanged since its last sync has one.
       if (entry.role == CertificateRole::client) {
+        fleet_decision.bind(1, certificate.sha256);
+        const bool fleet_decided = fleet_decision.step();
+        const std::string state = fleet_decided ? fleet_decision.text(0) : toString(first_decision);
+        const std::string decided_by = fleet_decided
+                                           ? "fleet #" + std::to_string(fleet_decision.integer(1))
+                                           : "policy:" + store.policy;
+        fleet_decision.reset();
         insert_decision.bind(1, certificate.sha256)
-            .bind(2, toString(first_decision))
-            .bind(3, "policy:" + store.policy)
+            .bind(2, state)
+            .bind(3, decided_by)
             .bind(4, now)
             .run();
         if (database_.changes() > 0) {
-          audit.append({now, "policy:" + store.policy, origin, "trust." + toString(first_decision),
-                        certificate.sha256, description});
+          audit.append(
+              {now, decided_by, origin, "trust." + state, certificate.sha256, description});
         }
       }
     }

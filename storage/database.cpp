@@ -204,9 +204,52 @@ void migrateToV5(Database& database) {
   )sql");
 }
 
+// Version 6: the fleet (storage/fleet/). Which event of the fleet's log this host enforces, kept
+// in the same transaction as the decisions it applied, so that a crash never applies an event
+// twice or skips one; per applied trust event, the state it replaced here, so that an undo of an
+// event the fleet log knows no earlier state for returns to this host's own; and the fleet's
+// latest decision on each certificate, so that one this host does not hold yet gets it, not its
+// store's policy, when it appears.
+void migrateToV6(Database& database) {
+  database.execute(R"sql(
+    CREATE TABLE fleet_position (
+      singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+      applied_event_id INTEGER NOT NULL,
+      applied_at INTEGER NOT NULL
+    );
+    CREATE TABLE fleet_event_effects (
+      event_id INTEGER PRIMARY KEY,
+      sha256 TEXT NOT NULL,
+      previous TEXT NOT NULL
+    );
+    CREATE TABLE fleet_decisions (
+      sha256 TEXT PRIMARY KEY,
+      state TEXT NOT NULL CHECK (state IN ('trusted', 'blocked', 'pending')),
+      event_id INTEGER NOT NULL
+    );
+  )sql");
+}
+
+// Version 7: the fleet link (storage/fleet_link.h): whether the fleet's database was reachable
+// when the agent last tried, which `status` and the page show, and the last audit entry shared
+// with the fleet, after which this host's own decisions wait to be appended to the fleet's log.
+void migrateToV7(Database& database) {
+  database.execute(R"sql(
+    CREATE TABLE fleet_link (
+      singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+      node TEXT NOT NULL,
+      state TEXT NOT NULL CHECK (state IN ('connected', 'degraded')),
+      detail TEXT NOT NULL,
+      since INTEGER NOT NULL,
+      latest_event_id INTEGER NOT NULL,
+      shared_audit_id INTEGER NOT NULL
+    );
+  )sql");
+}
+
 using MigrationStep = void (*)(Database&);
 constexpr std::array<MigrationStep, Database::kSchemaVersion> kMigrations = {
-    migrateToV1, migrateToV2, migrateToV3, migrateToV4, migrateToV5};
+    migrateToV1, migrateToV2, migrateToV3, migrateToV4, migrateToV5, migrateToV6, migrateToV7};
 
 // The connection each thread works on, per Database, while it is inside read() or transaction().
 struct Scope {

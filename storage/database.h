@@ -27,7 +27,7 @@ namespace certbridge::storage {
 // tools). Prepared statements are cached per connection. Thread-safe.
 class Database {
  public:
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 7;
   static constexpr std::int32_t kApplicationId = 0x43425247;  // "CBRG"
 
   // A file is certbridge's only when it carries kApplicationId, or when it does not exist yet

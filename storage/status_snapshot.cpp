@@ -81,6 +81,7 @@ StatusSnapshot readStatusSnapshot(Database& database, const StatusOptions& optio
       return left.certificate.not_after < right.certificate.not_after;
     });
     snapshot.stores = repository.listStores();
+    snapshot.fleet = readFleetLink(database);
     snapshot.last_change = history.lastChange();
     snapshot.last_attempt = history.last();
     std::tie(snapshot.reloads_total, snapshot.reloads_failed_total) =

@@ -7,6 +7,7 @@
 
 #include "storage/crl_repository.h"
 #include "storage/database.h"
+#include "storage/fleet_link.h"
 #include "storage/records.h"
 
 namespace certbridge::storage {
@@ -49,6 +50,11 @@ struct StatusSnapshot {
   std::vector<CrlStatus> crls;                  // empty when CRLs are off; by CA subject
   std::vector<CertificateStatus> certificates;  // present ones, soonest expiry first
   std::vector<std::string> warnings;            // of the running agent's last render
+  // This host's link to its fleet; absent when it is in none. "degraded" never makes the
+  // snapshot unhealthy: the host keeps enforcing the last list it applied.
+  std::optional<FleetLinkStatus> fleet;
+  // The fleet as the running agent last read it; absent outside `run` and before the first read.
+  std::optional<FleetOverview> fleet_overview;
   // False when a store's last sync or the last publish failed, or a CRL is missing or expired.
   bool healthy() const;
 };

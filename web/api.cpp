@@ -97,11 +97,20 @@ WebApp::Reply WebApp::healthz() {
   } else if (publish->result == "failed") {
     reasons.add("last publish failed: " + publish->detail);
   }
+  // A fleet whose database is unreachable is degraded, not failing: this host keeps enforcing
+  // the last list it applied.
+  const std::optional<storage::FleetLinkStatus> fleet = storage::readFleetLink(database_);
+  const bool degraded = fleet && fleet->state == "degraded";
+  const bool failing = reasons.size() != 0;
+  if (degraded) {
+    reasons.add("fleet: degraded since " + formatTime(fleet->since) + ", enforcing event #" +
+                std::to_string(fleet->applied_event_id) +
+                (fleet->detail.empty() ? "" : ": " + fleet->detail));
+  }
   Poco::JSON::Object object;
-  object.set("status", reasons.size() == 0 ? "ok" : "failing");
+  object.set("status", failing ? "failing" : (degraded ? "degraded" : "ok"));
   object.set("reasons", reasons);
-  return json(object,
-              reasons.size() == 0 ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
+  return json(object, failing ? HTTPResponse::HTTP_SERVICE_UNAVAILABLE : HTTPResponse::HTTP_OK);
 }
 
 WebApp::Reply WebApp::statusJson() {
@@ -121,6 +130,20 @@ WebApp::Reply WebApp::certificatesJson(const storage::CertificateQuery& query) {
   root.set("matched", page.matched);
   root.set("next_cursor", page.next_cursor);
   return json(root, HTTPResponse::HTTP_OK);
+}
+
+WebApp::Reply WebApp::fleetJson() {
+  const storage::StatusSnapshot snapshot = agent_.statusSnapshot();
+  if (!snapshot.fleet) {
+    Poco::JSON::Object error;
+    error.set("error", "this host is in no fleet ([fleet] postgres is not set)");
+    return json(error, HTTPResponse::HTTP_NOT_FOUND);
+  }
+  Poco::JSON::Object document = snapshot.fleet_overview
+                                    ? fleetOverviewJson(*snapshot.fleet_overview)
+                                    : fleetOverviewJson(storage::FleetOverview{});
+  document.set("this_node", fleetLinkJson(*snapshot.fleet));
+  return json(document, HTTPResponse::HTTP_OK);
 }
 
 WebApp::Reply WebApp::auditJson() {

@@ -79,6 +79,24 @@ WebApp::Reply WebApp::metrics() {
       << "\n# HELP certbridge_reloads_failed_total Publishes that failed (files restored).\n"
          "# TYPE certbridge_reloads_failed_total counter\ncertbridge_reloads_failed_total "
       << snapshot.reloads_failed_total << "\n";
+  if (snapshot.fleet) {
+    out << "# HELP certbridge_fleet_degraded 1 while the fleet's database is unreachable (this "
+           "host enforces the last list it applied).\n# TYPE certbridge_fleet_degraded gauge\n"
+           "certbridge_fleet_degraded "
+        << (snapshot.fleet->state == "degraded" ? 1 : 0) << "\n";
+  }
+  if (snapshot.fleet_overview) {
+    const storage::FleetOverview& overview = *snapshot.fleet_overview;
+    out << "# HELP certbridge_fleet_nodes Nodes of the fleet, as last read from its database.\n"
+           "# TYPE certbridge_fleet_nodes gauge\ncertbridge_fleet_nodes "
+        << overview.nodes.size()
+        << "\n# HELP certbridge_fleet_event_lag Events of the fleet's log a node does not enforce "
+           "yet (0: current), as last read.\n# TYPE certbridge_fleet_event_lag gauge\n";
+    for (const storage::FleetNodeView& node : overview.nodes) {
+      out << "certbridge_fleet_event_lag{node=\"" << promLabel(node.node) << "\"} "
+          << node.event_lag << "\n";
+    }
+  }
   Reply reply;
   reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
   reply.body = out.str();

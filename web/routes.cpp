@@ -98,7 +98,8 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
     return reply;
   }
 
-  if (get && (path == "/" || path == "/audit" || path == "/metrics" || path.starts_with("/api/"))) {
+  if (get && (path == "/" || path == "/audit" || path == "/fleet" || path == "/metrics" ||
+              path.starts_with("/api/"))) {
     if (!mayRead(identity)) {
       throw Unauthorised(HTTPResponse::HTTP_UNAUTHORIZED, "log in, or send the API bearer token");
     }
@@ -113,6 +114,8 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
     }
     if (path == "/audit")
       return auditPage(identity);
+    if (path == "/fleet")
+      return fleetPage(identity);
     if (path == "/metrics")
       return metrics();
     if (path == "/api/v1/status")
@@ -121,6 +124,8 @@ WebApp::Reply WebApp::route(HTTPServerRequest& request, const std::string& body)
       return certificatesJson(certificateQueryOf(uri));
     if (path == "/api/v1/audit")
       return auditJson();
+    if (path == "/api/v1/fleet")
+      return fleetJson();
   }
 
   // /clients/SHA256/approve|block, /api/v1/certificates/SHA256/trust

@@ -78,6 +78,51 @@ Poco::JSON::Object certificateStatusJson(const storage::CertificateStatus& statu
   return entry;
 }
 
+Poco::JSON::Object fleetLinkJson(const storage::FleetLinkStatus& link) {
+  Poco::JSON::Object entry;
+  entry.set("node", link.node);
+  entry.set("state", link.state);
+  entry.set("detail", link.detail);
+  entry.set("since", link.since);
+  entry.set("applied_event_id", link.applied_event_id);
+  entry.set("latest_event_id", link.latest_event_id);
+  entry.set("queued_changes", link.queued_changes);
+  return entry;
+}
+
+Poco::JSON::Object fleetOverviewJson(const storage::FleetOverview& overview) {
+  Poco::JSON::Object document;
+  document.set("read_at", overview.read_at);
+  document.set("latest_event_id", overview.latest_event_id);
+  Poco::JSON::Array nodes;
+  for (const storage::FleetNodeView& node : overview.nodes) {
+    Poco::JSON::Object entry;
+    entry.set("node", node.node);
+    entry.set("address", node.address);
+    entry.set("heartbeat_at", node.heartbeat_at);
+    entry.set("last_sync_at", node.last_sync_at.value_or(0));
+    entry.set("last_publish_at", node.last_publish_at.value_or(0));
+    entry.set("last_publish_result", node.last_publish_result);
+    entry.set("applied_event_id", node.applied_event_id);
+    entry.set("event_lag", node.event_lag);
+    entry.set("current", node.event_lag == 0);
+    nodes.add(entry);
+  }
+  document.set("nodes", nodes);
+  Poco::JSON::Array expiries;
+  for (const storage::FleetExpiryView& expiry : overview.soonest_expiries) {
+    Poco::JSON::Object entry;
+    entry.set("node", expiry.node);
+    entry.set("sha256", expiry.sha256);
+    entry.set("subject", expiry.subject);
+    entry.set("role", expiry.role);
+    entry.set("not_after", expiry.not_after);
+    expiries.add(entry);
+  }
+  document.set("soonest_expiries", expiries);
+  return document;
+}
+
 Poco::JSON::Object statusDocument(const storage::StatusSnapshot& snapshot) {
   Poco::JSON::Object root;
   if (!snapshot.database_path.empty()) {
@@ -111,6 +156,9 @@ Poco::JSON::Object statusDocument(const storage::StatusSnapshot& snapshot) {
     certificates.add(certificateStatusJson(status, snapshot.now));
   }
   root.set("certificates", certificates);
+  if (snapshot.fleet) {
+    root.set("fleet", fleetLinkJson(*snapshot.fleet));
+  }
   return root;
 }
 

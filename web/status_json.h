@@ -27,6 +27,11 @@ Poco::JSON::Object crlJson(const storage::CrlFetchState& fetch,
                            const std::string& ca_subject, const std::string& level,
                            storage::UnixTime now);
 
+// This host's link to its fleet ("fleet" of the status document) and the fleet as last read
+// (GET /api/v1/fleet).
+Poco::JSON::Object fleetLinkJson(const storage::FleetLinkStatus& link);
+Poco::JSON::Object fleetOverviewJson(const storage::FleetOverview& overview);
+
 // The status document: `certbridge status --json` and GET /api/v1/status write exactly this
 // (the API's snapshot carries no database path, the CLI's no warnings of a running agent).
 Poco::JSON::Object statusDocument(const storage::StatusSnapshot& snapshot);

@@ -185,6 +185,7 @@ class WebApp {
   Reply statusPage(const std::optional<Identity>& identity, const std::string& message,
                    const storage::CertificateQuery& query);
   Reply auditPage(const std::optional<Identity>& identity);
+  Reply fleetPage(const std::optional<Identity>& identity);
   // A login form carrying `login_token` (a new one, also set as a cookie, when empty).
   Reply loginPage(const std::string& error, HTTPResponse::HTTPStatus status,
                   std::string login_token = "");
@@ -203,6 +204,7 @@ class WebApp {
   // GET /api/v1/certificates: one page, as the status page's table.
   Reply certificatesJson(const storage::CertificateQuery& query);
   Reply auditJson();
+  Reply fleetJson();
 
   static Reply redirect(const std::string& location) {
     Reply reply;

@@ -51,6 +51,8 @@ Commands:
   doctor [--endpoint HOST:PORT] [--server-name NAME]
          [--client-cert FILE --client-key FILE] [--json]
                    diagnose nginx's client-certificate set-up, with the fix for each problem
+  fleet init [--postgres CONNINFO]
+                   create or upgrade the fleet's tables in PostgreSQL (Linux)
 
 Options:
   --config FILE    configuration file (default /etc/certbridge/certbridge.ini;
@@ -189,7 +191,7 @@ int runCli(const std::vector<std::string>& arguments, std::ostream& out, std::os
 
     const CommandLine line{config_path, config_given, command_options, out, err};
     for (const Command* entry : {&kRunCommand, &kSyncCommand, &kStatusCommand, &kCrlCommand,
-                                 &kDoctorCommand, &kHashPasswordCommand}) {
+                                 &kDoctorCommand, &kHashPasswordCommand, &kFleetCommand}) {
       if (command != entry->name) {
         continue;
       }

@@ -56,6 +56,7 @@ extern const Command kStatusCommand;
 extern const Command kHashPasswordCommand;
 extern const Command kCrlCommand;
 extern const Command kDoctorCommand;
+extern const Command kFleetCommand;
 
 std::int64_t unixNow();
 

@@ -22,6 +22,7 @@
 #include "agent/cli/status_report.h"
 #include "agent/config/config.h"
 #include "agent/doctor/doctor.h"
+#include "agent/fleet/fleet_member.h"
 #include "agent/sync/agent_control_service.h"
 #include "agent/sync/sync_scheduler.h"
 #include "agent/sync/trust_sync.h"
@@ -165,6 +166,14 @@ int runAgent(const AgentConfig& config, const std::atomic<bool>& stop_requested,
   sync::AgentControlService control(
       database, storage::StatusOptions{.crl_enabled = config.crl.enabled,
                                        .crl_warning_margin = config.crl.warning_margin.count()});
+  // Before the web server, which shows its overview, and stopped after it. A fleet that cannot
+  // start (a conninfo libpq cannot parse) is a configuration error; one that cannot connect runs
+  // degraded.
+  const std::unique_ptr<fleet::FleetMember> fleet_member = fleet::startFleetMember(
+      config, database, [&control] { control.requestPublish(); }, logger);
+  if (fleet_member) {
+    control.setFleetOverviewSource([&fleet_member] { return fleet_member->overview(); });
+  }
   std::unique_ptr<web::WebServer> web_server;
   if (config.web_enabled) {
     web_server = std::make_unique<web::WebServer>(config.web, database, control, logger);

@@ -48,6 +48,19 @@ void writeStatusText(const storage::StatusSnapshot& snapshot, std::ostream& out)
   } else {
     out << "never\n";
   }
+  if (snapshot.fleet) {
+    const storage::FleetLinkStatus& fleet = *snapshot.fleet;
+    out << "\nFleet: node " << commentSafe(fleet.node) << ", " << fleet.state << " since "
+        << formatTime(fleet.since) << ", enforcing event #" << fleet.applied_event_id
+        << " (log at #" << fleet.latest_event_id << " when last reached)";
+    if (fleet.queued_changes > 0) {
+      out << ", " << fleet.queued_changes << " change(s) made here wait to be shared";
+    }
+    out << "\n";
+    if (fleet.state == "degraded") {
+      out << "  degraded: enforcing the last list applied; " << commentSafe(fleet.detail) << "\n";
+    }
+  }
   if (snapshot.crl_enabled) {
     out << "\nCRLs of the CAs in client-ca.pem:\n";
     for (const storage::CrlStatus& status : snapshot.crls) {

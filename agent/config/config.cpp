@@ -1,6 +1,7 @@
 #include "agent/config/config.h"
 
 #include <Poco/AutoPtr.h>
+#include <Poco/Environment.h>
 #include <Poco/Exception.h>
 #include <Poco/Util/IniFileConfiguration.h>
 
@@ -26,6 +27,7 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
      {"output_dir", "test_command", "reload_command", "pid_file", "dump_command",
       "working_directory", "command_timeout"}},
     {"sync", {"interval"}},
+    {"fleet", {"postgres", "node", "heartbeat"}},
     {"log", {"level", "file"}},
     {"web",
      {"enabled", "listen", "admin_password_hash", "api_token_sha256", "public_status", "max_body",
@@ -48,6 +50,7 @@ const std::map<std::string, NumericRange> kNumericRanges = {
     {"storage.history_days", {1, 36'500}},       // up to 100 years
     {"nginx.command_timeout", {1, 3'600}},       // up to an hour
     {"sync.interval", {1, 604'800}},             // up to a week
+    {"fleet.heartbeat", {1, 3'600}},             // up to an hour
     {"web.max_body", {1, 67'108'864}},           // up to 64 MiB
     {"web.threads", {1, 64}},                    //
     {"web.session_timeout", {60, 2'592'000}},    // a minute to 30 days
@@ -207,8 +210,8 @@ void rejectUnknownKeys(const IniReader& reader) {
     const auto known = kKnownKeys.find(section);
     if (known == kKnownKeys.end()) {
       reader.fail(section,
-                  "names an unknown section; known: storage, store.NAME, nginx, sync, log, "
-                  "web, crl, crl.urls");
+                  "names an unknown section; known: storage, store.NAME, nginx, sync, fleet, "
+                  "log, web, crl, crl.urls");
     }
     for (const std::string& key : keys) {
       if (!known->second.contains(key)) {
@@ -228,6 +231,30 @@ void requireNginxSafePath(const IniReader& reader, const std::string& key,
   if (!std::filesystem::path(path).is_absolute()) {
     reader.fail(key, "is '" + path + "'; expected an absolute path");
   }
+}
+
+// A password in the conninfo itself: `password=…` as a key (or a URI parameter), or a URI's
+// user:password@.
+bool conninfoHoldsPassword(const std::string& conninfo) {
+  for (std::size_t at = conninfo.find("password"); at != std::string::npos;
+       at = conninfo.find("password", at + 1)) {
+    const bool starts_key =
+        at == 0 || std::string(" \t?&").find(conninfo[at - 1]) != std::string::npos;
+    const std::size_t after = conninfo.find_first_not_of(" \t", at + 8);
+    if (starts_key && after != std::string::npos && conninfo[after] == '=') {
+      return true;
+    }
+  }
+  for (const std::string_view scheme : {"postgresql://", "postgres://"}) {
+    if (conninfo.starts_with(scheme)) {
+      const std::string authority =
+          conninfo.substr(scheme.size(), conninfo.find('/', scheme.size()) - scheme.size());
+      const std::size_t user_end = authority.rfind('@');
+      return user_end != std::string::npos &&
+             authority.substr(0, user_end).find(':') != std::string::npos;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -429,6 +456,25 @@ AgentConfig loadConfig(const std::string& path) {
       urls.push_back(url);
     }
   }
+  FleetSettings& fleet = config.fleet;
+  fleet.postgres = reader.text("fleet.postgres", "");
+  if (fleet.postgres.find_first_of("\r\n") != std::string::npos) {
+    reader.fail("fleet.postgres", "holds a line break");  // not quoted: it may hold a password
+  }
+  if (conninfoHoldsPassword(fleet.postgres)) {
+    reader.fail("fleet.postgres",
+                "holds a password; put it in a passfile (passfile=FILE or PGPASSFILE) instead, "
+                "readable by certbridge only");
+  }
+  fleet.node = reader.text("fleet.node", Poco::Environment::nodeName());
+  if (fleet.node.empty() || fleet.node.size() > 253 ||
+      std::any_of(fleet.node.begin(), fleet.node.end(),
+                  [](unsigned char c) { return c <= ' ' || c == 0x7f; })) {
+    reader.fail("fleet.node",
+                "is '" + fleet.node + "'; expected a name of 1 to 253 characters without spaces");
+  }
+  fleet.heartbeat = std::chrono::seconds(reader.positive("fleet.heartbeat", 30));
+
   config.log_level = reader.text("log.level", config.log_level);
   config.log_file = reader.text("log.file", "");
   if (!kLogLevels.contains(config.log_level)) {

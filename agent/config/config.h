@@ -55,6 +55,17 @@ struct CrlSettings {
   std::vector<std::string> allowed_hosts;
 };
 
+// The fleet this host shares its trusted-client list with (README, Fleet); Linux only.
+struct FleetSettings {
+  // libpq conninfo or postgresql:// URI of the fleet's database; empty: this host is in no fleet.
+  // May hold no password (libpq reads it from a passfile), and is never logged as it is.
+  std::string postgres;
+  std::string node;  // this host's name in the fleet; the host name by default
+  std::chrono::seconds heartbeat{30};
+
+  bool enabled() const { return !postgres.empty(); }
+};
+
 // Everything the agent reads from its INI file, validated.
 struct AgentConfig {
   std::string source_file;
@@ -71,6 +82,7 @@ struct AgentConfig {
                       .dump_command = "nginx -T"};
   std::chrono::seconds sync_interval{300};
   CrlSettings crl;
+  FleetSettings fleet;
   bool web_enabled = true;
   web::WebSettings web;
   std::string log_level = "information";

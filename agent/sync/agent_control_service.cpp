@@ -72,6 +72,9 @@ storage::StatusSnapshot AgentControlService::statusSnapshot() {
   storage::StatusSnapshot snapshot = takeStatusSnapshot(database_, options);
   snapshot.database_path.clear();
   snapshot.warnings = currentWarnings();
+  if (fleet_overview_) {
+    snapshot.fleet_overview = fleet_overview_();
+  }
   return snapshot;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -37,6 +38,12 @@ class AgentControlService final : public web::AgentControl {
   std::vector<storage::CertificateStatus> soonestExpiring(std::int64_t at_least,
                                                           storage::UnixTime until) override;
 
+  // Where statusSnapshot() takes the fleet's overview from (the agent's FleetMember); unset
+  // when the host is in no fleet. Set before the web server starts.
+  void setFleetOverviewSource(std::function<std::optional<storage::FleetOverview>()> source) {
+    fleet_overview_ = std::move(source);
+  }
+
   // For the run loop: true once per request.
   bool takePublishRequest() { return publish_requested_.exchange(false); }
   void setWarnings(std::vector<std::string> warnings);
@@ -55,6 +62,7 @@ class AgentControlService final : public web::AgentControl {
   std::optional<storage::CertificateSummary> summary_;
   std::string summary_version_;
   storage::UnixTime summary_at_ = 0;
+  std::function<std::optional<storage::FleetOverview>()> fleet_overview_;
 };
 
 }  // namespace certbridge::agent::sync

@@ -5,7 +5,9 @@ set(installers "${CMAKE_CURRENT_LIST_DIR}")
 install(FILES "${installers}/certbridge.service" DESTINATION lib/systemd/system)
 # Absolute on purpose: the configuration belongs in /etc whatever the prefix (a conffile).
 install(FILES "${installers}/certbridge.ini" DESTINATION /etc/certbridge)
+# agent_role.sql: the fleet's least-privilege PostgreSQL role (README, Fleet).
 install(FILES "${PROJECT_SOURCE_DIR}/README.md" "${installers}/copyright"
+              "${PROJECT_SOURCE_DIR}/storage/fleet/agent_role.sql"
         DESTINATION share/doc/certbridge)
 
 # Debian wants the changelog compressed, reproducibly (no name or time stamp in the gzip header).

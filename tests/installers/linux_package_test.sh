@@ -24,7 +24,7 @@ deb=$(echo "$work"/pkg/certbridge_*_*.deb)
 
 echo "== control: dependencies from dpkg-shlibdeps, the conffile, the scripts"
 depends=$(dpkg-deb -f "$deb" Depends)
-for library in libssl3 libnss3 libsqlite3-0 libpocofoundation80 libpoconet80 libc6; do
+for library in libssl3 libnss3 libsqlite3-0 libpocofoundation80 libpoconet80 libpq5 libc6; do
   [[ $depends == *"$library"* ]] || fail "Depends lacks $library: $depends"
 done
 [[ $(dpkg-deb -I "$deb" conffiles) == /etc/certbridge/certbridge.ini ]] ||
@@ -50,7 +50,7 @@ install_package() {
 install_package -i "$deb"
 for file in usr/bin/certbridge usr/lib/systemd/system/certbridge.service \
   etc/certbridge/certbridge.ini usr/share/doc/certbridge/README.md \
-  usr/share/doc/certbridge/copyright; do
+  usr/share/doc/certbridge/copyright usr/share/doc/certbridge/agent_role.sql; do
   [[ -f $root/$file ]] || fail "$file was not installed"
 done
 [[ -x $root/usr/bin/certbridge ]] || fail "usr/bin/certbridge is not executable"

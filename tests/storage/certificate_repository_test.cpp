@@ -78,6 +78,24 @@ TEST_F(CertificateRepositoryTest, NewClientsOfAManualStoreWaitForApproval) {
   EXPECT_EQ(find(repository_.listCertificates(), "bob").trust, TrustState::pending);
 }
 
+// The fleet blocked (or approved) a client before its certificate reached this host's store
+// (storage/fleet/fleet_applier.h): that decision, not the store's policy, is its first.
+TEST_F(CertificateRepositoryTest, TheFleetsDecisionComesBeforeTheStorePolicy) {
+  database_.execute(
+      "INSERT INTO fleet_decisions (sha256, state, event_id) VALUES ('sha256-carol', 'blocked', "
+      "17), ('sha256-dave', 'trusted', 18)");
+  repository_.applySnapshot(auto_store_, {entry("carol", CertificateRole::client)}, "d1", 500);
+  repository_.applySnapshot(manual_store_, {entry("dave", CertificateRole::client)}, "d1", 500);
+  const auto views = repository_.listCertificates();
+  EXPECT_EQ(find(views, "carol").trust, TrustState::blocked);
+  EXPECT_EQ(find(views, "dave").trust, TrustState::trusted);
+  const std::vector<std::string> audit = actions();
+  EXPECT_NE(std::find(audit.begin(), audit.end(), "trust.blocked sha256-carol by fleet #17"),
+            audit.end());
+  EXPECT_NE(std::find(audit.begin(), audit.end(), "trust.trusted sha256-dave by fleet #18"),
+            audit.end());
+}
+
 TEST_F(CertificateRepositoryTest, ACertificateThatLeavesIsMarkedGoneNotDeleted) {
   repository_.applySnapshot(auto_store_, {entry("alice", CertificateRole::client)}, "d1", 500);
   const StoreChanges changes = repository_.applySnapshot(auto_store_, {}, "d2", 600);

@@ -98,6 +98,8 @@ TEST(Database, UpgradesAVersionOneDatabaseKeepingItsData) {
   testing::TempDir dir;
   { Database database(dir.file("v1.db")); }
   sqlite(dir.file("v1.db"),
+         "DROP TABLE fleet_link; DROP TABLE fleet_position; DROP TABLE fleet_event_effects; "
+         "DROP TABLE fleet_decisions; "
          "DROP TABLE publish_totals; DROP INDEX publish_history_at; "
          "DROP TABLE crls; DROP TABLE revoked_serials; DROP TABLE crl_fetches; "
          "ALTER TABLE audit_log DROP COLUMN previous; ALTER TABLE stores DROP COLUMN change_token; "
@@ -131,6 +133,8 @@ TEST(Database, UpgradesAVersionThreeDatabaseToExactSerials) {
     return "X'" + agent::toHex(der) + "'";
   };
   std::string rows =
+      "DROP TABLE fleet_link; DROP TABLE fleet_position; DROP TABLE fleet_event_effects; "
+      "DROP TABLE fleet_decisions; "
       "DROP TABLE left_out_clients; DROP INDEX certificates_by_expiry; "
       "DROP INDEX certificates_serial; DROP INDEX certificates_ca; PRAGMA user_version = 3; ";
   for (const auto& [name, serial_hex, old_text] : {std::tuple{"minus1", "-01", "-01"},
@@ -168,6 +172,8 @@ TEST(Database, AStoredCrlThatCannotBeReadStopsTheUpgradeAndChangesNothing) {
   const std::string path = dir.file("v3.db");
   { Database database(path); }
   sqlite(path,
+         "DROP TABLE fleet_link; DROP TABLE fleet_position; DROP TABLE fleet_event_effects; "
+         "DROP TABLE fleet_decisions; "
          "PRAGMA user_version = 3; INSERT INTO crls VALUES ('ca', 'CN=CA', '01', 0, NULL, "
          "'store:x', 0, 'h', 1, X'3003020101'); INSERT INTO revoked_serials VALUES ('ca', 'FF');");
   const std::string error = openError(path);
@@ -271,6 +277,8 @@ TEST(Database, UpgradesAVersionTwoDatabaseKeepingItsHistory) {
   testing::TempDir dir;
   { Database database(dir.file("v2.db")); }
   sqlite(dir.file("v2.db"),
+         "DROP TABLE fleet_link; DROP TABLE fleet_position; DROP TABLE fleet_event_effects; "
+         "DROP TABLE fleet_decisions; "
          "DROP TABLE publish_totals; DROP INDEX publish_history_at; "
          "DROP TABLE left_out_clients; DROP INDEX certificates_by_expiry; "
          "DROP INDEX certificates_serial; DROP INDEX certificates_ca; PRAGMA user_version = 2; "
@@ -289,6 +297,8 @@ TEST(Database, UpgradesAVersionFourDatabaseSoTheNextSyncRecordsTheClientsLeftOut
   testing::TempDir dir;
   { Database database(dir.file("v4.db")); }
   sqlite(dir.file("v4.db"),
+         "DROP TABLE fleet_link; DROP TABLE fleet_position; DROP TABLE fleet_event_effects; "
+         "DROP TABLE fleet_decisions; "
          "DROP TABLE left_out_clients; DROP INDEX certificates_by_expiry; "
          "DROP INDEX certificates_serial; DROP INDEX certificates_ca; PRAGMA user_version = 4; "
          "INSERT INTO publish_history (at, result, client_ca_sha256, clients_map_sha256, "
@@ -305,6 +315,41 @@ TEST(Database, UpgradesAVersionFourDatabaseSoTheNextSyncRecordsTheClientsLeftOut
                    "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE "
                    "'certificates_%' ORDER BY name"),
             "certificates_by_expiry\ncertificates_ca\ncertificates_serial\ncertificates_sha1\n");
+}
+
+// Version 5 knew no fleet; the upgrade adds where the fleet's applied position is kept, empty,
+// and keeps everything else.
+TEST(Database, UpgradesAVersionFiveDatabaseWithAnEmptyFleetPosition) {
+  testing::TempDir dir;
+  { Database database(dir.file("v5.db")); }
+  sqlite(dir.file("v5.db"),
+         "DROP TABLE fleet_link; DROP TABLE fleet_position; DROP TABLE fleet_event_effects; "
+         "DROP TABLE fleet_decisions; "
+         "PRAGMA user_version = 5; "
+         "INSERT INTO audit_log (at, actor, origin, action, target, detail) "
+         "VALUES (1, 'me', 'cli', 'kept', 'y', 'z');");
+  { Database database(dir.file("v5.db")); }
+  EXPECT_EQ(sqlite(dir.file("v5.db"), "PRAGMA user_version"),
+            std::to_string(Database::kSchemaVersion) + "\n");
+  EXPECT_EQ(sqlite(dir.file("v5.db"), "SELECT action FROM audit_log"), "kept\n");
+  EXPECT_EQ(sqlite(dir.file("v5.db"), "SELECT COUNT(*) FROM fleet_position"), "0\n");
+  EXPECT_EQ(sqlite(dir.file("v5.db"), "SELECT COUNT(*) FROM fleet_event_effects"), "0\n");
+  EXPECT_EQ(sqlite(dir.file("v5.db"), "SELECT COUNT(*) FROM fleet_decisions"), "0\n");
+}
+
+// Version 6 knew no fleet link; the upgrade adds it, empty (the host is in no fleet until its
+// agent opens the link).
+TEST(Database, UpgradesAVersionSixDatabaseWithNoFleetLink) {
+  testing::TempDir dir;
+  { Database database(dir.file("v6.db")); }
+  sqlite(dir.file("v6.db"),
+         "DROP TABLE fleet_link; PRAGMA user_version = 6; "
+         "INSERT INTO fleet_position (singleton, applied_event_id, applied_at) VALUES (1, 9, 1);");
+  { Database database(dir.file("v6.db")); }
+  EXPECT_EQ(sqlite(dir.file("v6.db"), "PRAGMA user_version"),
+            std::to_string(Database::kSchemaVersion) + "\n");
+  EXPECT_EQ(sqlite(dir.file("v6.db"), "SELECT applied_event_id FROM fleet_position"), "9\n");
+  EXPECT_EQ(sqlite(dir.file("v6.db"), "SELECT COUNT(*) FROM fleet_link"), "0\n");
 }
 
 PublishRecord attempt(UnixTime at, const std::string& result) {

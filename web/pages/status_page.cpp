@@ -75,6 +75,21 @@ WebApp::Reply WebApp::statusPage(const std::optional<Identity>& identity,
     body += "<p><span class=\"ok\">" + escapeHtml(publish->result) + "</span> at " +
             formatTime(publish->at) + "</p>";
   }
+  if (snapshot.fleet) {
+    const storage::FleetLinkStatus& fleet = *snapshot.fleet;
+    body += fillHtml(
+        "</div><div class=\"card\" id=\"fleet\"><h3>Fleet</h3><p>{state} since {since}, "
+        "enforcing event #{applied}{queued}. <a href=\"/fleet\">Fleet page</a></p>",
+        {{"state", RawHtml{fleet.state == "connected"
+                               ? "<span class=\"ok\">connected</span>"
+                               : "<span class=\"warn\">DEGRADED</span> (enforcing the last list "
+                                 "applied)"}},
+         {"since", formatTime(fleet.since)},
+         {"applied", std::to_string(fleet.applied_event_id)},
+         {"queued", fleet.queued_changes == 0 ? std::string()
+                                              : "; " + std::to_string(fleet.queued_changes) +
+                                                    " change(s) made here wait to be shared"}});
+  }
   body += "</div><div class=\"card\" id=\"crls\"><h3>CRLs</h3><ul>";
   for (const storage::CrlStatus& status : snapshot.crls) {
     const auto& crl = status.crl;

@@ -253,5 +253,48 @@ TEST_F(ConfigTest, MissingFileIsAnError) {
   EXPECT_THROW(loadConfig(dir_.file("absent.ini")), ConfigError);
 }
 
+// [fleet]: off unless postgres is set; the node is the host name unless named; a password in
+// the conninfo itself is refused (it belongs in a passfile) without being quoted back.
+TEST_F(ConfigTest, FleetIsOffByDefaultAndReadsItsKeys) {
+  const AgentConfig plain = loadConfig(write(store_));
+  EXPECT_FALSE(plain.fleet.enabled());
+  EXPECT_FALSE(plain.fleet.node.empty());
+  EXPECT_EQ(plain.fleet.heartbeat.count(), 30);
+
+  const AgentConfig fleet = loadConfig(write(store_ + R"(
+[fleet]
+postgres = host=db.example.net dbname=certbridge user=certbridge_agent passfile=/etc/password.d/pg
+node = edge-1
+heartbeat = 5
+)"));
+  EXPECT_TRUE(fleet.fleet.enabled());
+  EXPECT_EQ(fleet.fleet.postgres,
+            "host=db.example.net dbname=certbridge user=certbridge_agent "
+            "passfile=/etc/password.d/pg");
+  EXPECT_EQ(fleet.fleet.node, "edge-1");
+  EXPECT_EQ(fleet.fleet.heartbeat.count(), 5);
+}
+
+TEST_F(ConfigTest, FleetRefusesAPasswordInTheConninfoAndABadNodeOrHeartbeat) {
+  for (const std::string conninfo :
+       {"host=db password=s3cret-value", "host=db  password = s3cret-value",
+        "postgresql://agent:s3cret-value@db/certbridge",
+        "postgresql://agent@db/certbridge?password=s3cret-value"}) {
+    const std::string message = errorFor(store_ + "[fleet]\npostgres = " + conninfo + "\n");
+    EXPECT_NE(message.find("key 'fleet.postgres' holds a password; put it in a passfile"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(message.find("s3cret-value"), std::string::npos) << message;
+  }
+  EXPECT_NE(errorFor(store_ + "[fleet]\npostgres = host=db\nnode = edge 1\n")
+                .find("key 'fleet.node' is 'edge 1'; expected a name of 1 to 253 characters"),
+            std::string::npos);
+  EXPECT_NE(errorFor(store_ + "[fleet]\nheartbeat = 0\n")
+                .find("key 'fleet.heartbeat' is '0'; expected a whole number from 1 to 3600"),
+            std::string::npos);
+  EXPECT_NE(errorFor(store_ + "[fleet]\nlisten = x\n").find("section [fleet] takes"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace certbridge::agent
