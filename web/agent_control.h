@@ -43,7 +43,7 @@ class AgentControl {
 
   // The status at size, each read in one read transaction with the trust the agent enforces
   // (agent/sync/status_service.h), costing the rows returned, not the certificates held:
-  // the snapshot without its certificates (stores, publish, CRLs, warnings); one page of
+  // the snapshot without its certificates (stores, publish, CRLs, warnings, the fleet); one page of
   // certificates (throws storage::BadCertificateQuery for an unusable query); the counts by
   // state and expiry band; the present certificates expiring soonest (at least `at_least`, and
   // every one before `until`).

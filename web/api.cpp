@@ -133,7 +133,7 @@ WebApp::Reply WebApp::certificatesJson(const storage::CertificateQuery& query) {
 }
 
 WebApp::Reply WebApp::fleetJson() {
-  const storage::StatusSnapshot snapshot = agent_.statusSnapshot();
+  const storage::StatusSnapshot snapshot = agent_.statusOverview();
   if (!snapshot.fleet) {
     Poco::JSON::Object error;
     error.set("error", "this host is in no fleet ([fleet] postgres is not set)");

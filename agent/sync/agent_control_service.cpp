@@ -85,6 +85,9 @@ storage::StatusSnapshot AgentControlService::statusOverview() {
   storage::StatusSnapshot snapshot = storage::readStatusSnapshot(database_, options);
   snapshot.database_path.clear();
   snapshot.warnings = currentWarnings();
+  if (fleet_overview_) {
+    snapshot.fleet_overview = fleet_overview_();
+  }
   return snapshot;
 }
 

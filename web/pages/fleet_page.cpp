@@ -5,7 +5,7 @@ namespace certbridge::web {
 // Every node of the fleet as this host's agent last read the fleet's database, whether each is
 // current (enforces the log's newest event), its last publish, and the fleet's soonest expiries.
 WebApp::Reply WebApp::fleetPage(const std::optional<Identity>& identity) {
-  const storage::StatusSnapshot snapshot = agent_.statusSnapshot();
+  const storage::StatusSnapshot snapshot = agent_.statusOverview();
   const bool signed_in = identity.has_value() && !identity->csrf.empty();
   std::string body = "<h1>Fleet</h1>";
   if (!snapshot.fleet) {
