@@ -66,10 +66,7 @@ void AgentControlService::setWarnings(std::vector<std::string> warnings) {
   warnings_ = std::move(warnings);
 }
 
-storage::StatusSnapshot AgentControlService::statusSnapshot() {
-  storage::StatusOptions options = status_options_;
-  options.now = static_cast<storage::UnixTime>(std::time(nullptr));
-  storage::StatusSnapshot snapshot = takeStatusSnapshot(database_, options);
+storage::StatusSnapshot AgentControlService::forTheWeb(storage::StatusSnapshot snapshot) {
   snapshot.database_path.clear();
   snapshot.warnings = currentWarnings();
   if (fleet_overview_) {
@@ -78,17 +75,17 @@ storage::StatusSnapshot AgentControlService::statusSnapshot() {
   return snapshot;
 }
 
+storage::StatusSnapshot AgentControlService::statusSnapshot() {
+  storage::StatusOptions options = status_options_;
+  options.now = static_cast<storage::UnixTime>(std::time(nullptr));
+  return forTheWeb(takeStatusSnapshot(database_, options));
+}
+
 storage::StatusSnapshot AgentControlService::statusOverview() {
   storage::StatusOptions options = status_options_;
   options.now = static_cast<storage::UnixTime>(std::time(nullptr));
   options.with_certificates = false;
-  storage::StatusSnapshot snapshot = storage::readStatusSnapshot(database_, options);
-  snapshot.database_path.clear();
-  snapshot.warnings = currentWarnings();
-  if (fleet_overview_) {
-    snapshot.fleet_overview = fleet_overview_();
-  }
-  return snapshot;
+  return forTheWeb(storage::readStatusSnapshot(database_, options));
 }
 
 storage::CertificatePage AgentControlService::certificatePage(

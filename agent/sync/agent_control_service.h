@@ -49,6 +49,10 @@ class AgentControlService final : public web::AgentControl {
   void setWarnings(std::vector<std::string> warnings);
 
  private:
+  // What the web adds to a snapshot read from the database: no file path (the page is no place
+  // for it), the last render's warnings and the fleet's overview.
+  storage::StatusSnapshot forTheWeb(storage::StatusSnapshot snapshot);
+
   storage::Database& database_;
   storage::StatusOptions status_options_;  // `now` is taken at each call
   std::atomic<bool> publish_requested_{false};
