@@ -42,8 +42,23 @@ set(CPACK_NSIS_EXTRA_INSTALL_COMMANDS [=[
   CopyFiles /SILENT "$INSTDIR\share\certbridge\certbridge.ini" "$APPDATA\certbridge\certbridge.ini"
   ExecWait '"$INSTDIR\bin\certbridge.exe" /registerService /displayName=certbridge /startup=auto'
 ]=])
+# `sc stop` only asks the service to stop: its process may still run certbridge.exe when NSIS
+# deletes the program, and Windows (and Wine) refuse to delete a program that runs. So the
+# uninstaller retries deleting certbridge.exe for up to 30 s before it removes the rest, and marks
+# it for deletion at the next restart if it is still held then.
 set(CPACK_NSIS_EXTRA_UNINSTALL_COMMANDS [=[
   ExecWait '"$SYSDIR\sc.exe" stop certbridge'
   ExecWait '"$INSTDIR\bin\certbridge.exe" /unregisterService'
+  StrCpy $0 0
+  certbridge_delete_program:
+    Delete "$INSTDIR\bin\certbridge.exe"
+    IfFileExists "$INSTDIR\bin\certbridge.exe" 0 certbridge_program_deleted
+    IntOp $0 $0 + 1
+    IntCmp $0 60 certbridge_delete_at_restart 0 certbridge_delete_at_restart
+    Sleep 500
+    Goto certbridge_delete_program
+  certbridge_delete_at_restart:
+    Delete /REBOOTOK "$INSTDIR\bin\certbridge.exe"
+  certbridge_program_deleted:
 ]=])
 include(CPack)

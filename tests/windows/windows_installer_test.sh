@@ -79,7 +79,11 @@ uninstall_output=$("$wine" "$program_files/Uninstall.exe" /S 2>&1) ||
   fail "the uninstaller failed: $uninstall_output"
 # The uninstaller copies itself to a temporary folder and returns at once: wait for its work.
 program_gone() { [[ ! -e "$program_files" ]]; }
-wait_for 60 "Program Files\\certbridge is still there: $(find "$program_files" 2>/dev/null)" program_gone
+if ! wait_for_quietly 60 program_gone; then
+  fail "Program Files\\certbridge is still there: $(find "$program_files" 2>/dev/null);" \
+    "the service: $("$wine" sc query certbridge 2>&1 | tr -d '\r' | grep STATE);" \
+    "processes: $(pgrep -af 'certbridge|Au_' || echo none)"
+fi
 service_gone() { ! "$wine" reg query "$service_key" >/dev/null 2>&1; }
 wait_for 30 "the certbridge service is still registered after uninstalling" service_gone
 stopped() { ! curl -s -m 2 "http://127.0.0.1:$web_port/healthz" >/dev/null; }

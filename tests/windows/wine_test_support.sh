@@ -51,15 +51,21 @@ free_port() {
   fail "no free port on 127.0.0.1"
 }
 
-# Runs a command (a shell function or program) every 0.2 s until it succeeds; fails the test
-# with the message when it has not within the given seconds.
-wait_for() { # seconds message command...
-  local deadline=$((SECONDS + $1)) message=$2
-  shift 2
+# Runs a command (a shell function or program) every 0.2 s until it succeeds; returns 1 when it
+# has not within the given seconds.
+wait_for_quietly() { # seconds command...
+  local deadline=$((SECONDS + $1))
+  shift
   until "$@"; do
-    ((SECONDS < deadline)) || fail "$message"
+    ((SECONDS < deadline)) || return 1
     sleep 0.2
   done
+}
+# The same, failing the test with the message.
+wait_for() { # seconds message command...
+  local seconds=$1 message=$2
+  shift 2
+  wait_for_quietly "$seconds" "$@" || fail "$message"
 }
 
 # --- PKI -----------------------------------------------------------------------------------------
