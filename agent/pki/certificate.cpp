@@ -5,6 +5,7 @@
 
 #include <ctime>
 
+#include "agent/pki/der_reader.h"
 #include "storage/serial_number.h"
 
 namespace certbridge::agent {
@@ -109,6 +110,26 @@ std::optional<std::int64_t> toUnixTime(const ASN1_TIME* time) {
     return std::nullopt;
   }
   return static_cast<std::int64_t>(days) * 86400 + seconds;
+}
+
+std::optional<RawNames> rawNames(std::span<const unsigned char> der) {
+  try {
+    DerReader outer(der);
+    DerReader certificate(outer.read(kDerSequence, "certificate").contents);
+    DerReader tbs(certificate.read(kDerSequence, "tbsCertificate").contents);
+    if (tbs.peekTag() == kDerContext0) {
+      tbs.read(kDerContext0, "version");
+    }
+    tbs.read(kDerInteger, "serialNumber");
+    tbs.read(kDerSequence, "signature");
+    RawNames names;
+    names.issuer = tbs.read(kDerSequence, "issuer").encoded;
+    tbs.read(kDerSequence, "validity");
+    names.subject = tbs.read(kDerSequence, "subject").encoded;
+    return names;
+  } catch (const DerError&) {
+    return std::nullopt;
+  }
 }
 
 Certificate Certificate::fromDer(std::span<const unsigned char> der, const std::string& origin) {

@@ -54,6 +54,15 @@ class Certificate {
   bool client_auth_ = false;
 };
 
+// The DER encodings of a certificate's issuer and subject names, found without parsing it (a
+// few bytes' walk), to tell which certificates may issue which before parsing them; nullopt when
+// `der` does not have a certificate's shape (parsing it then says what is wrong).
+struct RawNames {
+  std::span<const unsigned char> issuer;
+  std::span<const unsigned char> subject;
+};
+std::optional<RawNames> rawNames(std::span<const unsigned char> der);
+
 // certbridge's one hex encoder and one SHA-256 (fingerprints, content hashes), shared with web/.
 using storage::sha256Hex;
 using storage::toHex;

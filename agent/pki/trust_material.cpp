@@ -203,6 +203,39 @@ void IssuerVerdicts::endRender() {
                 [&](const auto& entry) { return entry.second.generation != generation_; });
 }
 
+void IssuerVerdictSeeder::addIssuer(Certificate ca) {
+  std::vector<Certificate>& same_subject = issuers_by_subject_[ca.record().subject];
+  const bool known = std::any_of(same_subject.begin(), same_subject.end(), [&](const auto& held) {
+    return held.record().sha256 == ca.record().sha256;
+  });
+  if (!known) {
+    same_subject.push_back(std::move(ca));
+  }
+}
+
+void IssuerVerdictSeeder::answerFor(const Certificate& certificate) {
+  const storage::CertificateRecord& child = certificate.record();
+  verdicts_->selfIssued(child.sha256, [&] { return certificate.isSelfSigned(); });
+  const auto issuers = issuers_by_subject_.find(child.issuer);
+  if (issuers == issuers_by_subject_.end()) {
+    return;
+  }
+  for (const Certificate& issuer : issuers->second) {
+    if (issuer.record().sha256 != child.sha256) {
+      verdicts_->issuedBy(child.sha256, issuer.record().sha256,
+                          [&] { return certificate.isIssuedBy(issuer); });
+    }
+  }
+}
+
+void IssuerVerdictSeeder::answerForIssuers() {
+  for (const auto& [subject, issuers] : issuers_by_subject_) {
+    for (const Certificate& issuer : issuers) {
+      answerFor(issuer);
+    }
+  }
+}
+
 std::map<std::string, std::vector<ChainLink>> caChains(
     const std::vector<storage::CertificateView>& certificates) {
   std::vector<Certificate> parsed;

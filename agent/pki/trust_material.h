@@ -134,6 +134,28 @@ class IssuerVerdicts {
   std::size_t computed_ = 0;
 };
 
+// Answers chain building's questions about certificates while a sync parses them anyway, so the
+// render after it need not parse them again (parsing is the costly half of a full sync: with
+// OpenSSL 3 most of it is decoding the public key). The answers are the ones chain building
+// would compute itself (`Certificate::isSelfSigned`, `Certificate::isIssuedBy`), kept in the
+// same `IssuerVerdicts`; a question nobody answered here is answered by chain building as before.
+class IssuerVerdictSeeder {
+ public:
+  explicit IssuerVerdictSeeder(IssuerVerdicts& verdicts) : verdicts_(&verdicts) {}
+  // A CA that may have issued certificates answered for later; kept while the seeder lives.
+  void addIssuer(Certificate ca);
+  // Whether `certificate` is self-issued, and whether each CA added whose subject is its issuer
+  // issued it.
+  void answerFor(const Certificate& certificate);
+  // Answers for every CA added (the chains between CAs).
+  void answerForIssuers();
+  bool hasIssuers() const { return !issuers_by_subject_.empty(); }
+
+ private:
+  IssuerVerdicts* verdicts_;
+  std::map<std::string, std::vector<Certificate>> issuers_by_subject_;
+};
+
 // Builds chains from each trusted client, and from each trust anchor, up to a self-signed root
 // using the CA certificates present in the stores. A client is published only when its chain is
 // complete, valid at `now`, and passes through an anchor; expired and unchainable certificates

@@ -146,28 +146,33 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
     // store) is not parsed again, only DER never seen before is.
     const std::unordered_map<std::string, storage::KnownCertificate> known =
         certificates_.knownCertificates();
-    std::vector<storage::StoreEntry> entries;
-    entries.reserve(snapshot.certificates.size());
-    std::size_t parsed = 0;
+    std::vector<std::optional<storage::StoreEntry>> entries(snapshot.certificates.size());
+    std::vector<std::size_t> unseen;
+    std::vector<std::size_t> known_cas;
     for (std::size_t i = 0; i < snapshot.certificates.size(); ++i) {
       const platform::StoreCertificate& entry = snapshot.certificates[i];
       if (const auto stored = known.find(fingerprints[i]); stored != known.end()) {
+        if (stored->second.is_ca) {
+          known_cas.push_back(i);
+        }
         if (const auto role = classify(stored->second, entry.trust)) {
           storage::StoreEntry reused{.nickname = entry.nickname, .role = *role, .stored = true};
           reused.certificate.sha256 = fingerprints[i];
           reused.certificate.subject = stored->second.subject;
-          entries.push_back(std::move(reused));
+          entries[i] = std::move(reused);
           continue;
         }
       }
-      const Certificate certificate =
-          Certificate::fromDer(entry.der, "store " + store.name + " (" + reader->describe() +
-                                              "), certificate '" + entry.nickname + "'");
-      entries.push_back({certificate.record(), entry.nickname, classify(certificate, entry.trust)});
-      ++parsed;
+      unseen.push_back(i);
+    }
+    parseUnseen(store, reader->describe(), snapshot, unseen, known_cas, entries);
+    std::vector<storage::StoreEntry> store_entries;
+    store_entries.reserve(entries.size());
+    for (std::optional<storage::StoreEntry>& entry : entries) {
+      store_entries.push_back(std::move(*entry));
     }
     const storage::StoreChanges changes =
-        certificates_.applySnapshot(definition, entries, digest, now);
+        certificates_.applySnapshot(definition, store_entries, digest, now);
     certificates_.recordSyncResult(definition, now, "", change_token);
     for (const std::string& added : changes.added) {
       report.changes.push_back("store " + store.name + ": added " + added);
@@ -181,7 +186,7 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
     logger_.information(
         "store %s read: %z certificates (%z parsed, the rest known), %z CRLs; "
         "%z added, %z gone",
-        store.name, entries.size(), parsed, snapshot.crls.size(), changes.added.size(),
+        store.name, store_entries.size(), unseen.size(), snapshot.crls.size(), changes.added.size(),
         changes.gone.size());
   } catch (const std::exception& error) {
     const std::string message = std::string(error.what()) + " (store " + store.name +
@@ -191,6 +196,67 @@ void TrustSync::syncStore(const StoreConfig& store, std::int64_t now, SyncReport
       certificates_.recordSyncResult(definition, now, error.what());
     } catch (const std::exception& storage_error) {
       report.errors.push_back(storage_error.what());
+    }
+  }
+}
+
+void TrustSync::parseUnseen(const StoreConfig& store, const std::string& where,
+                            const platform::StoreSnapshot& snapshot,
+                            const std::vector<std::size_t>& unseen,
+                            const std::vector<std::size_t>& known_cas,
+                            std::vector<std::optional<storage::StoreEntry>>& entries) {
+  const auto origin = [&](std::size_t index) {
+    return "store " + store.name + " (" + where + "), certificate '" +
+           snapshot.certificates[index].nickname + "'";
+  };
+  // Chain building's signature questions are answered while each certificate is parsed here
+  // (IssuerVerdictSeeder), which needs its possible issuers parsed first: the certificates
+  // whose subject some unseen certificate names as its issuer, told apart by their raw names.
+  const auto bytes = [](std::span<const unsigned char> name) {
+    return std::string(name.begin(), name.end());
+  };
+  std::unordered_set<std::string> issuer_names;
+  for (const std::size_t index : unseen) {
+    if (const auto names = rawNames(snapshot.certificates[index].der)) {
+      issuer_names.insert(bytes(names->issuer));
+    }
+  }
+  const auto may_issue = [&](std::size_t index) {
+    const auto names = rawNames(snapshot.certificates[index].der);
+    return !names || issuer_names.contains(bytes(names->subject));
+  };
+  IssuerVerdictSeeder seeder(issuer_verdicts_);
+  for (const std::size_t index : known_cas) {
+    if (may_issue(index)) {
+      seeder.addIssuer(Certificate::fromDer(snapshot.certificates[index].der, origin(index)));
+    }
+  }
+  std::vector<std::size_t> later;
+  for (const std::size_t index : unseen) {
+    if (!may_issue(index)) {
+      later.push_back(index);
+      continue;
+    }
+    Certificate certificate = Certificate::fromDer(snapshot.certificates[index].der, origin(index));
+    entries[index] =
+        storage::StoreEntry{certificate.record(), snapshot.certificates[index].nickname,
+                            classify(certificate, snapshot.certificates[index].trust)};
+    if (certificate.record().is_ca) {
+      seeder.addIssuer(std::move(certificate));
+    }
+  }
+  seeder.answerForIssuers();
+  for (const std::size_t index : later) {
+    const Certificate certificate =
+        Certificate::fromDer(snapshot.certificates[index].der, origin(index));
+    const storage::CertificateRole role = classify(certificate, snapshot.certificates[index].trust);
+    entries[index] =
+        storage::StoreEntry{certificate.record(), snapshot.certificates[index].nickname, role};
+    // Chains are built for CAs and trusted clients only; a client waiting for approval would
+    // have its answers dropped by the render that does not ask for them.
+    if (role != storage::CertificateRole::other &&
+        (role != storage::CertificateRole::client || store.policy == "auto")) {
+      seeder.answerFor(certificate);
     }
   }
 }

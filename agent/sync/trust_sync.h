@@ -58,6 +58,13 @@ class TrustSync {
 
  private:
   void syncStore(const StoreConfig& store, std::int64_t now, SyncReport& report);
+  // Parses the snapshot's certificates at `unseen` (DER storage does not hold) into `entries`,
+  // answering chain building's questions about them on the way; `known_cas` are the stored CAs
+  // of the snapshot, their possible issuers. Throws CertificateError for one that does not parse.
+  void parseUnseen(const StoreConfig& store, const std::string& where,
+                   const platform::StoreSnapshot& snapshot, const std::vector<std::size_t>& unseen,
+                   const std::vector<std::size_t>& known_cas,
+                   std::vector<std::optional<storage::StoreEntry>>& entries);
   // Records the sync of the stores found unchanged (deferred so that it joins the publish
   // record's transaction).
   void recordUnchangedStores(std::int64_t now);

@@ -32,6 +32,28 @@ TEST(Certificate, ReadsTheFactsCertbridgeStores) {
   EXPECT_LT(record.not_before, record.not_after);
 }
 
+TEST(Certificate, RawNamesAreTheEncodedIssuerAndSubject) {
+  const TestCertificate root = TestCertificate::issue({.common_name = "Root", .ca = true}, nullptr);
+  const TestCertificate client = TestCertificate::issue({.common_name = "alice"}, &root);
+  const Certificate parsed = Certificate::fromDer(client.der(), "test");
+  const auto encoded = [](const X509_NAME* name) {
+    unsigned char* der = nullptr;
+    const int length = i2d_X509_NAME(name, &der);
+    const OpenSslStringPtr owned(reinterpret_cast<char*>(der));
+    return std::vector<unsigned char>(der, der + length);
+  };
+  const std::vector<unsigned char> der = client.der();
+  const std::optional<RawNames> names = rawNames(der);
+  ASSERT_TRUE(names.has_value());
+  EXPECT_EQ(std::vector(names->issuer.begin(), names->issuer.end()),
+            encoded(X509_get_issuer_name(parsed.get())));
+  EXPECT_EQ(std::vector(names->subject.begin(), names->subject.end()),
+            encoded(X509_get_subject_name(parsed.get())));
+  const std::vector<unsigned char> garbage = {0x30, 0x03, 0x02, 0x01, 0x01};
+  EXPECT_FALSE(rawNames(garbage).has_value());
+  EXPECT_FALSE(rawNames(std::span(der).first(20)).has_value());
+}
+
 TEST(Certificate, FingerprintsMatchTheOpensslCommand) {
   testing::TempDir dir;
   const TestCertificate client = TestCertificate::issue({.common_name = "alice"}, nullptr);

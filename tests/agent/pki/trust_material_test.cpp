@@ -187,6 +187,45 @@ std::string sha256Of(const TestCertificate& certificate) {
   return Certificate::fromDer(certificate.der(), "x").record().sha256;
 }
 
+// What a sync answers while it parses (IssuerVerdictSeeder) is every question the render then
+// asks, with the render's own answers: the render computes nothing more and publishes the same.
+TEST_F(TrustMaterialTest, SeededVerdictsAnswerEveryQuestionOfTheRenderAlike) {
+  const TestCertificate stranger = TestCertificate::issue({.common_name = "Issuing", .ca = true},
+                                                          nullptr);  // same subject, other key
+  const TestCertificate mallory = TestCertificate::issue({.common_name = "mallory"}, &stranger);
+  const std::vector<CertificateView> views = {view(root_, true, "root"),
+                                              view(intermediate_, false, "intermediate"),
+                                              view(stranger, false, "stranger"),
+                                              view(alice_, false, "alice", TrustState::trusted),
+                                              view(bob_, false, "bob", TrustState::trusted),
+                                              view(mallory, false, "mallory", TrustState::trusted)};
+  IssuerVerdicts verdicts;
+  IssuerVerdictSeeder seeder(verdicts);
+  for (const TestCertificate* ca :
+       std::vector<const TestCertificate*>{&root_, &intermediate_, &stranger}) {
+    seeder.addIssuer(Certificate::fromDer(ca->der(), "ca"));
+  }
+  seeder.answerForIssuers();
+  for (const TestCertificate* client :
+       std::vector<const TestCertificate*>{&alice_, &bob_, &mallory}) {
+    seeder.answerFor(Certificate::fromDer(client->der(), "client"));
+  }
+  const std::size_t seeded = verdicts.computed();
+  const TrustMaterial seeded_material = buildTrustMaterial(views, now(), &verdicts);
+  EXPECT_EQ(verdicts.computed(), seeded);
+  const TrustMaterial own_material = buildTrustMaterial(views, now());
+  const auto seeded_files =
+      renderNginxFiles(seeded_material, "/etc/nginx/certbridge", std::nullopt);
+  const auto own_files = renderNginxFiles(own_material, "/etc/nginx/certbridge", std::nullopt);
+  ASSERT_EQ(seeded_files.size(), own_files.size());
+  for (std::size_t i = 0; i < own_files.size(); ++i) {
+    EXPECT_EQ(seeded_files[i].content, own_files[i].content) << own_files[i].name;
+  }
+  EXPECT_TRUE(mapHas(seeded_material, bob_));
+  EXPECT_FALSE(mapHas(seeded_material, mallory));  // its issuer is no anchor's
+  EXPECT_EQ(seeded_material.warnings, own_material.warnings);
+}
+
 // A CA revoked by its issuer's CRL takes every client under it out of clients.map, whether or
 // not nginx checks CRLs itself; the warning says which certificate and which CRL.
 TEST_F(TrustMaterialTest, ARevokedIntermediateTakesItsClientsWithIt) {
