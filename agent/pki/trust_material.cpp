@@ -213,25 +213,31 @@ void IssuerVerdictSeeder::addIssuer(Certificate ca) {
   }
 }
 
-void IssuerVerdictSeeder::answerFor(const Certificate& certificate) {
+IssuerVerdictSeeder::Answers IssuerVerdictSeeder::answersFor(const Certificate& certificate) const {
   const storage::CertificateRecord& child = certificate.record();
-  verdicts_->selfIssued(child.sha256, [&] { return certificate.isSelfSigned(); });
+  Answers answers{.sha256 = child.sha256, .self_issued = certificate.isSelfSigned()};
   const auto issuers = issuers_by_subject_.find(child.issuer);
-  if (issuers == issuers_by_subject_.end()) {
-    return;
-  }
-  for (const Certificate& issuer : issuers->second) {
-    if (issuer.record().sha256 != child.sha256) {
-      verdicts_->issuedBy(child.sha256, issuer.record().sha256,
-                          [&] { return certificate.isIssuedBy(issuer); });
+  if (issuers != issuers_by_subject_.end()) {
+    for (const Certificate& issuer : issuers->second) {
+      if (issuer.record().sha256 != child.sha256) {
+        answers.issued_by.emplace_back(issuer.record().sha256, certificate.isIssuedBy(issuer));
+      }
     }
+  }
+  return answers;
+}
+
+void IssuerVerdictSeeder::record(const Answers& answers) {
+  verdicts_->selfIssued(answers.sha256, [&] { return answers.self_issued; });
+  for (const auto& [issuer_sha256, issued] : answers.issued_by) {
+    verdicts_->issuedBy(answers.sha256, issuer_sha256, [&] { return issued; });
   }
 }
 
 void IssuerVerdictSeeder::answerForIssuers() {
   for (const auto& [subject, issuers] : issuers_by_subject_) {
     for (const Certificate& issuer : issuers) {
-      answerFor(issuer);
+      record(answersFor(issuer));
     }
   }
 }

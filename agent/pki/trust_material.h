@@ -141,15 +141,24 @@ class IssuerVerdicts {
 // same `IssuerVerdicts`; a question nobody answered here is answered by chain building as before.
 class IssuerVerdictSeeder {
  public:
+  // What is known of one certificate: whether it is self-issued, and which of the CAs added
+  // issued it (by SHA-256, each with the answer).
+  struct Answers {
+    std::string sha256;
+    bool self_issued = false;
+    std::vector<std::pair<std::string, bool>> issued_by;
+  };
+
   explicit IssuerVerdictSeeder(IssuerVerdicts& verdicts) : verdicts_(&verdicts) {}
   // A CA that may have issued certificates answered for later; kept while the seeder lives.
   void addIssuer(Certificate ca);
-  // Whether `certificate` is self-issued, and whether each CA added whose subject is its issuer
-  // issued it.
-  void answerFor(const Certificate& certificate);
+  // The answers for `certificate` against the CAs added so far. Reads only, so several threads
+  // may ask at once while no CA is being added.
+  Answers answersFor(const Certificate& certificate) const;
+  // Keeps `answers` in the verdicts (one thread at a time).
+  void record(const Answers& answers);
   // Answers for every CA added (the chains between CAs).
   void answerForIssuers();
-  bool hasIssuers() const { return !issuers_by_subject_.empty(); }
 
  private:
   IssuerVerdicts* verdicts_;

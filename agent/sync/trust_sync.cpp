@@ -9,6 +9,7 @@
 
 #include "agent/pki/certificate.h"
 #include "agent/pki/crl.h"
+#include "agent/sync/parallel.h"
 #include "platform/cert_store.h"
 #include "storage/certificate_page.h"
 
@@ -246,7 +247,11 @@ void TrustSync::parseUnseen(const StoreConfig& store, const std::string& where,
     }
   }
   seeder.answerForIssuers();
-  for (const std::size_t index : later) {
+  // The bulk (clients, whose issuers are all added by now) is parsed on every core: parsing
+  // and verifying are independent for each certificate, and the seeder only reads meanwhile.
+  std::vector<std::optional<IssuerVerdictSeeder::Answers>> answers(later.size());
+  forEachInParallel(later.size(), [&](std::size_t i) {
+    const std::size_t index = later[i];
     const Certificate certificate =
         Certificate::fromDer(snapshot.certificates[index].der, origin(index));
     const storage::CertificateRole role = classify(certificate, snapshot.certificates[index].trust);
@@ -256,7 +261,12 @@ void TrustSync::parseUnseen(const StoreConfig& store, const std::string& where,
     // have its answers dropped by the render that does not ask for them.
     if (role != storage::CertificateRole::other &&
         (role != storage::CertificateRole::client || store.policy == "auto")) {
-      seeder.answerFor(certificate);
+      answers[i] = seeder.answersFor(certificate);
+    }
+  });
+  for (const std::optional<IssuerVerdictSeeder::Answers>& certificate_answers : answers) {
+    if (certificate_answers) {
+      seeder.record(*certificate_answers);
     }
   }
 }

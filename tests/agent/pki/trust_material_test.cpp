@@ -208,7 +208,7 @@ TEST_F(TrustMaterialTest, SeededVerdictsAnswerEveryQuestionOfTheRenderAlike) {
   seeder.answerForIssuers();
   for (const TestCertificate* client :
        std::vector<const TestCertificate*>{&alice_, &bob_, &mallory}) {
-    seeder.answerFor(Certificate::fromDer(client->der(), "client"));
+    seeder.record(seeder.answersFor(Certificate::fromDer(client->der(), "client")));
   }
   const std::size_t seeded = verdicts.computed();
   const TrustMaterial seeded_material = buildTrustMaterial(views, now(), &verdicts);
