@@ -43,6 +43,12 @@ struct GenericObjectDeleter {
 };
 using GenericObjectPtr = std::unique_ptr<PK11GenericObject, GenericObjectDeleter>;
 
+// Closed after NSS's connections (declared before the NSS context, destroyed after it).
+struct SqliteCloser {
+  void operator()(sqlite3* connection) const { sqlite3_close(connection); }
+};
+using SqlitePtr = std::unique_ptr<sqlite3, SqliteCloser>;
+
 std::string nssError() {
   const PRErrorCode code = PR_GetError();
   const char* name = PR_ErrorToName(code);
@@ -163,6 +169,23 @@ std::size_t importUntrustedCertificates(const std::string& database_dir,
   if (sqlite3_enable_shared_cache(1) != SQLITE_OK) {
     throw std::runtime_error("cannot enable SQLite's shared cache for importing into " +
                              database_dir);
+  }
+  // SQLite's default page cache (2 MiB) holds a fraction of a 100,000-certificate database (99 MiB)
+  // and the issuers take turns, so it is raised on a connection of our own, which shares it with
+  // NSS's and stays open while they come and go (600 imports at 100,000: 3.4 s, then 1.1 s).
+  const std::string certificate_file = database_dir + "/cert9.db";
+  sqlite3* raw_connection = nullptr;
+  const int opened =
+      sqlite3_open_v2(certificate_file.c_str(), &raw_connection, SQLITE_OPEN_READWRITE, nullptr);
+  const SqlitePtr cache_holder(raw_connection);
+  if (opened != SQLITE_OK) {
+    throw std::runtime_error("cannot open " + certificate_file + " (made by certutil -N?): " +
+                             (raw_connection ? sqlite3_errmsg(raw_connection) : "out of memory"));
+  }
+  if (sqlite3_exec(cache_holder.get(), "PRAGMA cache_size = -524288", nullptr, nullptr, nullptr) !=
+      SQLITE_OK) {
+    throw std::runtime_error("cannot raise the page cache of " + certificate_file + ": " +
+                             sqlite3_errmsg(cache_holder.get()));
   }
   const std::string config_dir = "sql:" + database_dir;
   const NssContextPtr context(NSS_InitContext(config_dir.c_str(), "", "", "", nullptr,
