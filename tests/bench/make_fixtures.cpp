@@ -4,6 +4,11 @@
 //   certbridge_bench_fixtures store DIR CLIENTS CAS
 //       DIR/root.pem (to be trusted with T), CAS-1 intermediates, CLIENTS client certificates
 //       spread over them, each as DIR/pem/NAME.pem, and DIR/import.batch for `certutil -B`
+//       (what they are: tests/bench/bench_store.h)
+//   certbridge_bench_fixtures import-untrusted NSSDB BATCH
+//       imports the lines of a `certutil -B` batch that carry no trust (",,") into the NSS
+//       database NSSDB through NSS's PKCS#11 API, the same database as certutil -B makes in a
+//       fraction of its time (tests/bench/nss_bulk_import.h says why)
 //   certbridge_bench_fixtures client DIR NAME
 //       one more client of the first intermediate, as DIR/pem/NAME.pem and NAME.key
 //   certbridge_bench_fixtures read-store DIR [LISTING]
@@ -21,56 +26,18 @@
 
 #include "platform/nss/nss_cert_store.h"
 #include "storage/database.h"
+#include "tests/bench/bench_store.h"
+#include "tests/bench/nss_bulk_import.h"
 #include "tests/support/bulk_certificates.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
 
 namespace {
 
+using certbridge::bench::benchIntermediate;
+using certbridge::bench::benchRoot;
+using certbridge::bench::makeStore;
 using certbridge::testing::TestCertificate;
-
-constexpr std::uint64_t kSeed = 20261123;
-
-TestCertificate root() {
-  return TestCertificate::issue(
-      {.common_name = "Bench Root CA", .ca = true, .key_seed = kSeed, .serial = 1}, nullptr);
-}
-
-TestCertificate intermediate(const TestCertificate& root, std::size_t index) {
-  return TestCertificate::issue({.common_name = "Bench Issuing CA " + std::to_string(index),
-                                 .ca = true,
-                                 .key_seed = kSeed + 1 + index,
-                                 .serial = 2 + index},
-                                &root);
-}
-
-int makeStore(const std::string& dir, std::size_t clients, std::size_t cas) {
-  std::filesystem::create_directories(dir + "/pem");
-  const TestCertificate anchor = root();
-  certbridge::testing::writeFile(dir + "/root.pem", anchor.pem());
-  std::ofstream batch(dir + "/import.batch");
-  batch << "-A -n bench-root -t T,, -i " << dir << "/root.pem\n";
-  std::vector<TestCertificate> issuers;
-  for (std::size_t i = 1; i < cas; ++i) {
-    issuers.push_back(intermediate(anchor, i));
-    const std::string name = "bench-ca-" + std::to_string(i);
-    certbridge::testing::writeFile(dir + "/pem/" + name + ".pem", issuers.back().pem());
-    batch << "-A -n " << name << " -t ,, -i " << dir << "/pem/" << name << ".pem\n";
-  }
-  for (std::size_t i = 0; i < clients; ++i) {
-    const TestCertificate client =
-        TestCertificate::issue({.common_name = "client-" + std::to_string(i),
-                                .key_seed = kSeed + 100000 + i,
-                                .serial = 100000 + i},
-                               &issuers[i % issuers.size()]);
-    const std::string name = "client-" + std::to_string(i);
-    certbridge::testing::writeFile(dir + "/pem/" + name + ".pem", client.pem());
-    batch << "-A -n " << name << " -t ,, -i " << dir << "/pem/" << name << ".pem\n";
-  }
-  std::cout << dir << ": 1 root, " << issuers.size() << " intermediates, " << clients
-            << " clients\n";
-  return 0;
-}
 
 }  // namespace
 
@@ -95,12 +62,22 @@ int main(int argc, char** argv) {
     const std::string dir = argv[2];
     const std::string name = argv[3];
     // The seeded keys make this the same intermediate as the one in the store.
-    const TestCertificate issuer = intermediate(root(), 1);
+    const TestCertificate issuer = benchIntermediate(benchRoot(), 1);
     const TestCertificate client = TestCertificate::issue({.common_name = name}, &issuer);
     std::filesystem::create_directories(dir + "/pem");
     certbridge::testing::writeFile(dir + "/pem/" + name + ".pem", client.pem());
     certbridge::testing::writeFile(dir + "/pem/" + name + ".key", client.keyPem());
     return 0;
+  }
+  if (command == "import-untrusted" && argc == 4) {
+    try {
+      const std::size_t imported = certbridge::bench::importUntrustedCertificates(argv[2], argv[3]);
+      std::cout << argv[2] << ": " << imported << " certificates imported\n";
+      return 0;
+    } catch (const std::exception& error) {
+      std::cerr << "import-untrusted: " << error.what() << "\n";
+      return 1;
+    }
   }
   if (command == "fill-database" && argc == 4) {
     // For web_status_100k: the status page over this many (pending, made-up) clients.
@@ -140,6 +117,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::cerr << "usage: certbridge_bench_fixtures crl DIR COUNT | store DIR CLIENTS CAS | "
-               "client DIR NAME | read-store DIR [LISTING]\n";
+               "client DIR NAME | import-untrusted NSSDB BATCH | fill-database DB COUNT | "
+               "read-store DIR [LISTING]\n";
   return 2;
 }
