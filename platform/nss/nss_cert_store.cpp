@@ -141,8 +141,62 @@ std::string sha1Key(std::span<const unsigned char> bytes) {
   return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
+// A read transaction of certbridge's own on cert9.db, held while NSS reads it. NSS's softoken
+// runs one SQLite statement per attribute read, each in a transaction of its own, and SQLite
+// takes and drops its file lock (two fcntl calls each way) for every one: 10,000 certificates
+// cost some 80,000 fcntl calls. Within one process SQLite shares a file's lock among its
+// connections, so while this one holds the shared lock NSS's statements take it without a
+// system call. A writer (certutil adding a certificate) cannot commit while any shared lock is
+// held, and gives up after a few seconds: so the lock is let go every kObjectsPerLock objects
+// (some 50 ms), when a waiting writer takes its turn. Best effort: when the lock cannot be
+// taken, NSS reads as it would alone.
+class SharedReadLock {
+ public:
+  explicit SharedReadLock(std::filesystem::path database) : database_(std::move(database)) {
+    take();
+  }
+
+  // Counts one object read; every kObjectsPerLock objects, lets a waiting writer in.
+  void objectRead() {
+    if (++objects_ % kObjectsPerLock == 0) {
+      connection_.reset();
+      take();
+    }
+  }
+
+ private:
+  static constexpr std::size_t kObjectsPerLock = 1000;
+
+  void take() {
+    sqlite3* raw = nullptr;
+    if (sqlite3_open_v2(database_.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      sqlite3_close_v2(raw);
+      return;
+    }
+    connection_.reset(raw);
+    // A writer that has announced itself (SQLite's pending lock) goes first; wait for it.
+    sqlite3_busy_timeout(raw, 1000);
+    // A read transaction starts with its first read: the schema's first page.
+    if (sqlite3_exec(raw, "BEGIN; SELECT count(*) FROM sqlite_master;", nullptr, nullptr,
+                     nullptr) != SQLITE_OK) {
+      connection_.reset();
+    }
+  }
+
+  struct Closer {
+    void operator()(sqlite3* connection) const {
+      sqlite3_exec(connection, "COMMIT", nullptr, nullptr, nullptr);
+      sqlite3_close_v2(connection);
+    }
+  };
+  std::filesystem::path database_;
+  std::size_t objects_ = 0;
+  std::unique_ptr<sqlite3, Closer> connection_;
+};
+
 std::vector<StoreCertificate> listPkcs11Objects(PK11SlotInfo* slot, const std::string& path,
-                                                bool together) {
+                                                bool together, SharedReadLock& lock) {
   const ArenaPtr arena(PORT_NewArena(DER_DEFAULT_CHUNKSIZE));
   if (!arena) {
     throw StoreError("cannot read NSS database " + path + ": out of memory");
@@ -167,6 +221,7 @@ std::vector<StoreCertificate> listPkcs11Objects(PK11SlotInfo* slot, const std::s
   for (PK11GenericObject* object = trust_objects.get(); object != nullptr;
        object = PK11_GetNextGenericObject(object)) {
     const AttributeValues values = read(object, kTrustAttributes);
+    lock.objectRead();
     if (!values[0]) {
       continue;
     }
@@ -185,6 +240,7 @@ std::vector<StoreCertificate> listPkcs11Objects(PK11SlotInfo* slot, const std::s
   for (PK11GenericObject* object = certificate_objects.get(); object != nullptr;
        object = PK11_GetNextGenericObject(object)) {
     AttributeValues values = read(object, kCertificateAttributes);
+    lock.objectRead();
     if (!values[0]) {
       throw StoreError(
           "NSS database " + path +
@@ -231,40 +287,6 @@ void checkDatabaseReadable(const std::string& path, const std::filesystem::path&
   throw StoreError("NSS database " + path + ": cannot read " + database.string() + ": " +
                    std::strerror(error));
 }
-
-// A read transaction of certbridge's own on cert9.db, held while NSS reads it. NSS's softoken
-// runs one SQLite statement per attribute read, each in a transaction of its own, and SQLite
-// takes and drops its file lock (two fcntl calls each way) for every one: 10,000 certificates
-// cost some 80,000 fcntl calls. Within one process SQLite shares a file's lock among its
-// connections, so while this one holds the shared lock NSS's statements take it without a
-// system call. Best effort: when it cannot be taken, NSS reads as it would alone.
-class SharedReadLock {
- public:
-  explicit SharedReadLock(const std::filesystem::path& database) {
-    sqlite3* raw = nullptr;
-    if (sqlite3_open_v2(database.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                        nullptr) == SQLITE_OK) {
-      connection_.reset(raw);
-      sqlite3_busy_timeout(raw, 1000);
-      // A read transaction starts with its first read: the schema's first page.
-      if (sqlite3_exec(raw, "BEGIN; SELECT count(*) FROM sqlite_master;", nullptr, nullptr,
-                       nullptr) != SQLITE_OK) {
-        connection_.reset();
-      }
-    } else {
-      sqlite3_close_v2(raw);
-    }
-  }
-
- private:
-  struct Closer {
-    void operator()(sqlite3* connection) const {
-      sqlite3_exec(connection, "COMMIT", nullptr, nullptr, nullptr);
-      sqlite3_close_v2(connection);
-    }
-  };
-  std::unique_ptr<sqlite3, Closer> connection_;
-};
 
 }  // namespace
 
@@ -318,7 +340,7 @@ StoreSnapshot NssCertStore::read() const {
     throw StoreError("cannot open NSS database " + path_ + ": " + lastNssError());
   }
 
-  const SharedReadLock read_lock(std::filesystem::path(directory_) / "cert9.db");
+  SharedReadLock read_lock(std::filesystem::path(directory_) / "cert9.db");
   StoreSnapshot snapshot;
   const SlotPtr slot(PK11_GetInternalKeySlot());
   if (!slot) {
@@ -328,7 +350,7 @@ StoreSnapshot NssCertStore::read() const {
   snapshot.certificates =
       listing_ == NssListing::certificate_layer
           ? listThroughCertificateLayer(slot.get(), path_)
-          : listPkcs11Objects(slot.get(), path_, listing_ == NssListing::pkcs11_objects);
+          : listPkcs11Objects(slot.get(), path_, listing_ == NssListing::pkcs11_objects, read_lock);
 
   CERTCrlHeadNode* raw_crls = nullptr;
   if (SEC_LookupCrls(CERT_GetDefaultCertDB(), &raw_crls, SEC_CRL_TYPE) != SECSuccess) {
