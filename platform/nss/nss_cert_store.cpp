@@ -145,11 +145,12 @@ std::string sha1Key(std::span<const unsigned char> bytes) {
 // runs one SQLite statement per attribute read, each in a transaction of its own, and SQLite
 // takes and drops its file lock (two fcntl calls each way) for every one: 10,000 certificates
 // cost some 80,000 fcntl calls. Within one process SQLite shares a file's lock among its
-// connections, so while this one holds the shared lock NSS's statements take it without a
-// system call. A writer (certutil adding a certificate) cannot commit while any shared lock is
-// held, and gives up after a few seconds: so the lock is let go every kObjectsPerLock objects
-// (some 50 ms), when a waiting writer takes its turn. Best effort: when the lock cannot be
-// taken, NSS reads as it would alone.
+// connections (this relies on NSS's softoken and certbridge loading the same SQLite library, as
+// on Debian: two copies in one process would not know each other's POSIX locks), so while this
+// one holds the shared lock NSS's statements take it without a system call. A writer (certutil
+// adding a certificate) cannot commit while any shared lock is held, and gives up after a few
+// seconds: so the lock is let go every kObjectsPerLock objects (some 50 ms), when a waiting writer
+// takes its turn. Best effort: when the lock cannot be taken, NSS reads as it would alone.
 class SharedReadLock {
  public:
   explicit SharedReadLock(std::filesystem::path database) : database_(std::move(database)) {
