@@ -229,8 +229,8 @@ IssuerVerdictSeeder::Answers IssuerVerdictSeeder::answersFor(const Certificate& 
 
 void IssuerVerdictSeeder::record(const Answers& answers) {
   verdicts_->selfIssued(answers.sha256, [&] { return answers.self_issued; });
-  for (const auto& [issuer_sha256, issued] : answers.issued_by) {
-    verdicts_->issuedBy(answers.sha256, issuer_sha256, [&] { return issued; });
+  for (const std::pair<std::string, bool>& issuer : answers.issued_by) {
+    verdicts_->issuedBy(answers.sha256, issuer.first, [&] { return issuer.second; });
   }
 }
 
