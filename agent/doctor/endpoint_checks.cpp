@@ -1,3 +1,5 @@
+#include <charconv>
+
 #include "agent/doctor/doctor_internal.h"
 
 namespace certbridge::agent::doctor_internal {
@@ -93,15 +95,22 @@ CheckResult endpointClient(const TlsProbeResult& probe, const std::string& endpo
 
 Endpoint parseEndpoint(const std::string& text) {
   const std::size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 >= text.size() ||
-      text.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
-    throw std::invalid_argument("--endpoint takes HOST:PORT, e.g. 127.0.0.1:443 or [::1]:443");
+  int port = 0;
+  const char* digits_end = text.data() + text.size();
+  const auto parsed = colon == std::string::npos
+                          ? std::from_chars_result{digits_end, std::errc::invalid_argument}
+                          : std::from_chars(text.data() + colon + 1, digits_end, port);
+  if (parsed.ec != std::errc() || parsed.ptr != digits_end || port < 1 || port > 65535) {
+    throw std::invalid_argument(
+        "--endpoint takes HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:443 or "
+        "[::1]:443 (not '" +
+        text + "')");
   }
   std::string host = text.substr(0, colon);
   if (host.starts_with("[") && host.ends_with("]")) {
     host = host.substr(1, host.size() - 2);
   }
-  return {host, std::stoi(text.substr(colon + 1))};
+  return {host, port};
 }
 
 // The verifying server {} an endpoint reaches: one listening on its port with the name given

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -84,11 +85,17 @@ FileLock::FileLock(const std::filesystem::path& path, std::chrono::milliseconds 
       std::string holder;
       std::ifstream(path) >> holder;
       std::string who;
-      if (!holder.empty() && holder.find_first_not_of("0123456789") == std::string::npos) {
+      long pid = 0;
+      const auto [end, error] = std::from_chars(holder.data(), holder.data() + holder.size(), pid);
+      // Written by the holder (certbridge writes its pid); anything else is only repeated.
+      if (!holder.empty() && error == std::errc() && end == holder.data() + holder.size() &&
+          pid > 0) {
         who = " by pid " + holder;
-        if (const std::string what = describeProcess(std::stol(holder)); !what.empty()) {
+        if (const std::string what = describeProcess(pid); !what.empty()) {
           who += ", " + what;
         }
+      } else if (!holder.empty()) {
+        who = " (the lock file says '" + holder.substr(0, 40) + "', not a process id)";
       }
       throw std::runtime_error(
           "another publish holds the lock on " + path.string() + who + "; gave up after " +

@@ -474,6 +474,9 @@ TEST_F(Doctor, BadUsageExitsTwo) {
        {std::pair{"--client-cert x.pem", "--client-cert and --client-key go together"},
         {"--client-cert x.pem --client-key x.key", "needs --endpoint"},
         {"--endpoint nowhere", "--endpoint takes HOST:PORT"},
+        {"--endpoint 127.0.0.1:99999999999", "port from 1 to 65535"},
+        {"--endpoint 127.0.0.1:0", "not '127.0.0.1:0'"},
+        {"--endpoint 127.0.0.1:-443", "--endpoint takes HOST:PORT"},
         {"--frobnicate", "'doctor' does not take '--frobnicate'"}}) {
     const ShellResult run = shell(quoted(certbridgeBinary()) + " --config " +
                                   quoted(dir_.file("certbridge.ini")) + " doctor " + arguments);

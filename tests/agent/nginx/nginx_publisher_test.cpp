@@ -223,6 +223,47 @@ TEST_F(NginxPublisherTest, AReloadCommandPastItsDeadlineRestoresThePreviousFiles
   EXPECT_EQ(readFile(output() + "/clients.map"), "map v1\n");
 }
 
+// A lock file whose content is no process id (here one too large for any pid) is repeated, not
+// taken for a pid: the publish still gives up with its message.
+TEST_F(NginxPublisherTest, ALockFileWithoutAPidStillGivesAClearMessage) {
+  fs::create_directories(output());
+  const std::string lock_file = output() + "/.certbridge.lock";
+  writeFile(lock_file, "99999999999999999999999\n");
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t holder = ::fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    const int fd = ::open(lock_file.c_str(), O_RDWR);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) {
+      ::_exit(1);
+    }
+    [[maybe_unused]] const auto written = ::write(ready[1], "x", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  const NginxPublisher waiting({.output_dir = output(),
+                                .test_command = recorder("test"),
+                                .reload_command = recorder("reload"),
+                                .pid_file = "",
+                                .lock_timeout = std::chrono::milliseconds(300)});
+  const PublishOutcome outcome = waiting.publish(files("v1"));
+  ::kill(holder, SIGKILL);
+  ::waitpid(holder, nullptr, 0);
+  EXPECT_EQ(outcome.result, PublishOutcome::Result::failed);
+  EXPECT_NE(
+      outcome.detail.find("another publish holds the lock on " + lock_file +
+                          " (the lock file says '99999999999999999999999', not a process id)"),
+      std::string::npos)
+      << outcome.detail;
+  EXPECT_NE(outcome.detail.find("gave up after 300 ms"), std::string::npos) << outcome.detail;
+  EXPECT_EQ(calls(), "");
+}
+
 // Another process holds the publish lock (as a publish stuck elsewhere would) and wrote its pid
 // into the lock file: the publish gives up after the lock timeout and names it.
 TEST_F(NginxPublisherTest, ALockHeldElsewhereFailsAfterTheTimeoutNamingTheHolder) {
