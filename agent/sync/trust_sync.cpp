@@ -206,9 +206,18 @@ void TrustSync::parseUnseen(const StoreConfig& store, const std::string& where,
                             const std::vector<std::size_t>& unseen,
                             const std::vector<std::size_t>& known_cas,
                             std::vector<std::optional<storage::StoreEntry>>& entries) {
-  const auto origin = [&](std::size_t index) {
-    return "store " + store.name + " (" + where + "), certificate '" +
-           snapshot.certificates[index].nickname + "'";
+  const auto parse = [&](std::size_t index) {
+    const platform::StoreCertificate& entry = snapshot.certificates[index];
+    return Certificate::fromDer(entry.der, "store " + store.name + " (" + where +
+                                               "), certificate '" + entry.nickname + "'");
+  };
+  // Parses the certificate at `index` into its entry; returns it with its role.
+  const auto parseEntry = [&](std::size_t index) {
+    Certificate certificate = parse(index);
+    const storage::CertificateRole role = classify(certificate, snapshot.certificates[index].trust);
+    entries[index] =
+        storage::StoreEntry{certificate.record(), snapshot.certificates[index].nickname, role};
+    return std::pair{std::move(certificate), role};
   };
   // Chain building's signature questions are answered while each certificate is parsed here
   // (IssuerVerdictSeeder), which needs its possible issuers parsed first: the certificates
@@ -216,32 +225,31 @@ void TrustSync::parseUnseen(const StoreConfig& store, const std::string& where,
   const auto bytes = [](std::span<const unsigned char> name) {
     return std::string(name.begin(), name.end());
   };
+  std::vector<std::optional<RawNames>> unseen_names;
+  unseen_names.reserve(unseen.size());
   std::unordered_set<std::string> issuer_names;
   for (const std::size_t index : unseen) {
-    if (const auto names = rawNames(snapshot.certificates[index].der)) {
-      issuer_names.insert(bytes(names->issuer));
+    unseen_names.push_back(rawNames(snapshot.certificates[index].der));
+    if (unseen_names.back()) {
+      issuer_names.insert(bytes(unseen_names.back()->issuer));
     }
   }
-  const auto may_issue = [&](std::size_t index) {
-    const auto names = rawNames(snapshot.certificates[index].der);
+  const auto may_issue = [&](const std::optional<RawNames>& names) {
     return !names || issuer_names.contains(bytes(names->subject));
   };
   IssuerVerdictSeeder seeder(issuer_verdicts_);
   for (const std::size_t index : known_cas) {
-    if (may_issue(index)) {
-      seeder.addIssuer(Certificate::fromDer(snapshot.certificates[index].der, origin(index)));
+    if (may_issue(rawNames(snapshot.certificates[index].der))) {
+      seeder.addIssuer(parse(index));
     }
   }
   std::vector<std::size_t> later;
-  for (const std::size_t index : unseen) {
-    if (!may_issue(index)) {
-      later.push_back(index);
+  for (std::size_t i = 0; i < unseen.size(); ++i) {
+    if (!may_issue(unseen_names[i])) {
+      later.push_back(unseen[i]);
       continue;
     }
-    Certificate certificate = Certificate::fromDer(snapshot.certificates[index].der, origin(index));
-    entries[index] =
-        storage::StoreEntry{certificate.record(), snapshot.certificates[index].nickname,
-                            classify(certificate, snapshot.certificates[index].trust)};
+    auto [certificate, role] = parseEntry(unseen[i]);
     if (certificate.record().is_ca) {
       seeder.addIssuer(std::move(certificate));
     }
@@ -251,12 +259,7 @@ void TrustSync::parseUnseen(const StoreConfig& store, const std::string& where,
   // and verifying are independent for each certificate, and the seeder only reads meanwhile.
   std::vector<std::optional<IssuerVerdictSeeder::Answers>> answers(later.size());
   forEachInParallel(later.size(), [&](std::size_t i) {
-    const std::size_t index = later[i];
-    const Certificate certificate =
-        Certificate::fromDer(snapshot.certificates[index].der, origin(index));
-    const storage::CertificateRole role = classify(certificate, snapshot.certificates[index].trust);
-    entries[index] =
-        storage::StoreEntry{certificate.record(), snapshot.certificates[index].nickname, role};
+    const auto [certificate, role] = parseEntry(later[i]);
     // Chains are built for CAs and trusted clients only; a client waiting for approval would
     // have its answers dropped by the render that does not ask for them.
     if (role != storage::CertificateRole::other &&

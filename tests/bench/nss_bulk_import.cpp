@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "platform/nss/nss_handles.h"
+#include "tests/support/temp_dir.h"
 
 namespace certbridge::bench {
 
@@ -26,6 +27,8 @@ using platform::nss::NssContextPtr;
 using platform::nss::SlotPtr;
 
 using platform::nss::ArenaPtr;
+using platform::nss::lastNssError;
+using testing::readFile;
 
 struct PublicKeyDeleter {
   void operator()(SECKEYPublicKey* key) const { SECKEY_DestroyPublicKey(key); }
@@ -49,22 +52,6 @@ struct SqliteCloser {
 };
 using SqlitePtr = std::unique_ptr<sqlite3, SqliteCloser>;
 
-std::string nssError() {
-  const PRErrorCode code = PR_GetError();
-  const char* name = PR_ErrorToName(code);
-  return std::string(name ? name : "unknown NSS error") + " (" + PR_ErrorToString(code, 0) + ")";
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw std::runtime_error("cannot read " + path);
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // The DER of the first certificate in a PEM file.
 ItemPtr pemToDer(const std::string& path) {
   const std::string pem = readFile(path);
@@ -78,7 +65,8 @@ ItemPtr pemToDer(const std::string& path) {
   ItemPtr der(NSSBase64_DecodeBuffer(nullptr, nullptr, base64.data(),
                                      static_cast<PRUint32>(base64.size())));
   if (!der) {
-    throw std::runtime_error("cannot decode the PEM certificate in " + path + ": " + nssError());
+    throw std::runtime_error("cannot decode the PEM certificate in " + path + ": " +
+                             lastNssError());
   }
   return der;
 }
@@ -88,7 +76,7 @@ ItemPtr pemToDer(const std::string& path) {
 ItemPtr keyId(CERTCertificate& certificate, const std::string& path) {
   const PublicKeyPtr key(SECKEY_ExtractPublicKey(&certificate.subjectPublicKeyInfo));
   if (!key) {
-    throw std::runtime_error("cannot read the public key of " + path + ": " + nssError());
+    throw std::runtime_error("cannot read the public key of " + path + ": " + lastNssError());
   }
   SECItem* value = nullptr;
   switch (key->keyType) {
@@ -100,7 +88,7 @@ ItemPtr keyId(CERTCertificate& certificate, const std::string& path) {
   }
   ItemPtr id(PK11_MakeIDFromPubKey(value));
   if (!id) {
-    throw std::runtime_error("cannot make the key ID of " + path + ": " + nssError());
+    throw std::runtime_error("cannot make the key ID of " + path + ": " + lastNssError());
   }
   return id;
 }
@@ -117,14 +105,14 @@ void importOne(PK11SlotInfo& slot, const std::string& nickname, const std::strin
   if (!certificate ||
       SEC_QuickDERDecodeItem(arena.get(), certificate, SEC_ASN1_GET(SEC_SignedCertificateTemplate),
                              der.get()) != SECSuccess) {
-    throw std::runtime_error("cannot parse the certificate in " + path + ": " + nssError());
+    throw std::runtime_error("cannot parse the certificate in " + path + ": " + lastNssError());
   }
   const ItemPtr id = keyId(*certificate, path);
   // NSS stores the serial as a DER INTEGER (nssPKIX509_GetIssuerAndSerialFromDER).
   const ItemPtr serial(SEC_ASN1EncodeItem(nullptr, nullptr, &certificate->serialNumber,
                                           SEC_ASN1_GET(SEC_IntegerTemplate)));
   if (!serial) {
-    throw std::runtime_error("cannot encode the serial of " + path + ": " + nssError());
+    throw std::runtime_error("cannot encode the serial of " + path + ": " + lastNssError());
   }
   CK_OBJECT_CLASS object_class = CKO_CERTIFICATE;
   CK_CERTIFICATE_TYPE certificate_type = CKC_X_509;
@@ -148,7 +136,7 @@ void importOne(PK11SlotInfo& slot, const std::string& nickname, const std::strin
   const GenericObjectPtr object(PK11_CreateGenericObject(
       &slot, attributes.data(), static_cast<int>(attributes.size()), PR_TRUE));
   if (!object) {
-    throw std::runtime_error("cannot store " + path + " as " + nickname + ": " + nssError());
+    throw std::runtime_error("cannot store " + path + " as " + nickname + ": " + lastNssError());
   }
 }
 
@@ -191,11 +179,11 @@ std::size_t importUntrustedCertificates(const std::string& database_dir,
   const NssContextPtr context(NSS_InitContext(config_dir.c_str(), "", "", "", nullptr,
                                               NSS_INIT_NOROOTINIT | NSS_INIT_NOMODDB));
   if (!context) {
-    throw std::runtime_error("cannot open NSS database " + database_dir + ": " + nssError());
+    throw std::runtime_error("cannot open NSS database " + database_dir + ": " + lastNssError());
   }
   const SlotPtr slot(PK11_GetInternalKeySlot());
   if (!slot) {
-    throw std::runtime_error("cannot open the key slot of " + database_dir + ": " + nssError());
+    throw std::runtime_error("cannot open the key slot of " + database_dir + ": " + lastNssError());
   }
   std::size_t imported = 0;
   std::string line;
